@@ -1,0 +1,1 @@
+"""biometric-broker: a policy-as-code access broker in front of a biometric matcher."""

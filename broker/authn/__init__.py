@@ -1,0 +1,1 @@
+"""Authentication: who is calling. Whether they may is the policy's business (broker/policy)."""

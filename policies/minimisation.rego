@@ -1,0 +1,75 @@
+# Data minimisation (data.filters): a search asks for no more than it needs, and never
+# narrows a search by a protected attribute.
+package broker.minimisation
+
+import data.broker.purposes
+
+# The request's filters; a request without filters has none.
+filters := object.get(input.request, "filters", {})
+
+# The filters to explain, key by key (none if `filters` is not even an object).
+filter_entries := filters if is_object(filters) else := {}
+
+# filters_permitted: every filter key is listed in data.filters.allowed and has a non-empty
+# string value. Each key is looked up positively, so an unknown key fails the check.
+filters_permitted if {
+	is_object(filters)
+	every key, value in filters {
+		data.filters.allowed[key]
+		purposes.non_empty_string(value)
+	}
+}
+
+# max_results_valid: an identification names how many candidates it wants, 1 or more.
+max_results_valid if {
+	n := input.request.max_results
+	is_number(n)
+	n >= 1
+	n == round(n)
+}
+
+protected(key) if {
+	is_string(key)
+	data.filters.protected_attributes[lower(key)]
+}
+
+violations contains {
+	"code": "protected_attribute_filter",
+	"message": sprintf("filtering on the protected attribute %v is not allowed", [key]),
+} if {
+	some key, _ in filter_entries
+	protected(key)
+}
+
+violations contains {
+	"code": "unsupported_filter",
+	"message": sprintf("filter %v is not supported; allowed filters: %v", [key, object.keys(data.filters.allowed)]),
+} if {
+	some key, _ in filter_entries
+	not data.filters.allowed[key]
+	not protected(key)
+}
+
+violations contains {
+	"code": "invalid_filter_value",
+	"message": sprintf("filter %v needs a non-empty string value", [key]),
+} if {
+	some key, value in filter_entries
+	data.filters.allowed[key]
+	not purposes.non_empty_string(value)
+}
+
+violations contains {
+	"code": "invalid_filters",
+	"message": "filters must be an object of key to value",
+} if {
+	not is_object(filters)
+}
+
+violations contains {
+	"code": "invalid_max_results",
+	"message": sprintf("max_results must be a whole number of at least 1, got %v", [object.get(input.request, "max_results", null)]),
+} if {
+	input.request.operation == "identify"
+	not max_results_valid
+}
