@@ -44,5 +44,6 @@ ENV PATH=/opt/biometric-broker/bin:$PATH \
     PYTHONUNBUFFERED=1
 # Numeric, so Kubernetes can verify runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
-EXPOSE 50051
+# gRPC (TLS when configured), and the plaintext health-only port for kubelet probes.
+EXPOSE 50051 8086
 CMD ["broker", "serve", "--config", "/etc/biometric-broker/config.toml"]

@@ -33,6 +33,7 @@ class Justification:
     legal_basis_type: str
     legal_basis_reference: str
     case_id: str
+    offence: str = ""  # a code of the policy's offences catalogue, when there is one
 
     def to_proto(self) -> broker_pb2.Justification:
         return broker_pb2.Justification(
@@ -41,6 +42,7 @@ class Justification:
                 type=self.legal_basis_type, reference=self.legal_basis_reference
             ),
             case_id=self.case_id,
+            offence=self.offence,
         )
 
 
@@ -88,6 +90,31 @@ class BrokerClient:
     def signing_keys(self) -> broker_pb2.GetSigningKeysResponse:
         response: broker_pb2.GetSigningKeysResponse = self._stub.GetSigningKeys(
             broker_pb2.GetSigningKeysRequest(), timeout=self._timeout
+        )
+        return response
+
+    # The audit proof calls need no token. Check what they return offline with
+    # broker.receipt_check.check_receipt (a receipt's tlog_proof) or broker.audit.proof.
+
+    def checkpoint(self) -> broker_pb2.GetCheckpointResponse:
+        response: broker_pb2.GetCheckpointResponse = self._stub.GetCheckpoint(
+            broker_pb2.GetCheckpointRequest(), timeout=self._timeout
+        )
+        return response
+
+    def receipt_proof(self, receipt_jws: str) -> broker_pb2.GetInclusionProofResponse:
+        """The receipt's entry and a C2SP tlog-proof of it in the latest checkpoint."""
+        response: broker_pb2.GetInclusionProofResponse = self._stub.GetInclusionProof(
+            broker_pb2.GetInclusionProofRequest(receipt_jws=receipt_jws), timeout=self._timeout
+        )
+        return response
+
+    def consistency_proof(
+        self, old_size: int, new_size: int = 0
+    ) -> broker_pb2.GetConsistencyProofResponse:
+        response: broker_pb2.GetConsistencyProofResponse = self._stub.GetConsistencyProof(
+            broker_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size),
+            timeout=self._timeout,
         )
         return response
 

@@ -33,6 +33,10 @@ class PolicyLoadError(PolicyError):
     """A policy bundle does not parse, compile or validate."""
 
 
+class DecisionTimeoutError(PolicyError):
+    """The policy did not decide within the decision deadline; the broker denies."""
+
+
 class SigningError(BrokerError):
     """The signing key is missing or unusable; nothing can be receipted."""
 
@@ -43,6 +47,10 @@ class AuditError(BrokerError):
 
 class VerificationError(BrokerError):
     """An audit log, receipt or signature failed verification."""
+
+
+class RollbackError(VerificationError):
+    """A log's tree head is smaller than one already seen: logs only grow."""
 
 
 class MatcherUnavailableError(BrokerError):
@@ -64,6 +72,11 @@ class AccessDeniedError(BrokerError):
         self.receipt_jws = receipt_jws
         self.log_seq = log_seq
         self.reasons = reasons
+
+
+class RateLimitedError(AccessDeniedError):
+    """The policy allowed the call but its `rate_limit` obligation is used up. The denial is
+    receipted and logged like any other; the caller gets RESOURCE_EXHAUSTED."""
 
 
 class CanonicalizationError(BrokerError):

@@ -66,6 +66,9 @@ class Justification:
     purpose: str
     legal_basis: LegalBasis
     case_id: str
+    # The offence under investigation (a code of the policy's offences catalogue); "" when
+    # the purpose concerns none. Agreements with an offence floor need it.
+    offence: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,22 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """Request rates an allow decision sets; None means no limit of that kind."""
+
+    per_officer_per_minute: int | None = None
+    per_case_per_hour: int | None = None
+
+    def to_json(self) -> JSON:
+        doc: JSON = {}
+        if self.per_officer_per_minute is not None:
+            doc["per_officer_per_minute"] = self.per_officer_per_minute
+        if self.per_case_per_hour is not None:
+            doc["per_case_per_hour"] = self.per_case_per_hour
+        return doc
+
+
+@dataclass(frozen=True)
 class Obligations:
     """What an allow decision obliges the broker to do. Every field is understood here;
     a decision carrying any other obligation is refused (see broker/policy/decision.py)."""
@@ -114,6 +133,10 @@ class Obligations:
     required_consent_scope: str | None = None
     not_captured_before: datetime | None = None
     human_review_required: bool = False
+    rate_limit: RateLimit | None = None
+    # Results shared under an agreement must be deleted by then (the strictest agreement's
+    # retention of shared results).
+    results_retain_until: datetime | None = None
 
     def to_json(self) -> JSON:
         doc: JSON = {
@@ -128,6 +151,10 @@ class Obligations:
             doc["required_consent_scope"] = self.required_consent_scope
         if self.not_captured_before is not None:
             doc["not_captured_before"] = format_utc(self.not_captured_before)
+        if self.rate_limit is not None:
+            doc["rate_limit"] = self.rate_limit.to_json()
+        if self.results_retain_until is not None:
+            doc["results_retain_until"] = format_utc(self.results_retain_until)
         return doc
 
 

@@ -23,12 +23,15 @@ from broker.canonical import digest
 from broker.errors import (
     AccessDeniedError,
     BrokerError,
+    DecisionTimeoutError,
     MatcherUnavailableError,
     PolicyError,
+    RateLimitedError,
 )
 from broker.keys import SigningKey
+from broker.limits import RateLimiter
 from broker.matcher_client import Filters, MatcherClient, SearchOutcome, origins_of
-from broker.models import JSON, Candidate, Decision, Operation, Principal, Release
+from broker.models import JSON, Candidate, Decision, Operation, Principal, Reason, Release
 from broker.policy.engine import PolicyEngine
 from broker.policy_input import PolicyContext, build_input
 from broker.receipts import issue_receipt
@@ -39,6 +42,7 @@ from broker.requests import (
     VerifyQuery,
     template_digest,
 )
+from broker.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,8 @@ class Pipeline:
         matcher: MatcherClient,
         overfetch_factor: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        telemetry: Telemetry | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._broker_id = broker_id
         self._engine_provider = engine_provider
@@ -101,6 +107,8 @@ class Pipeline:
         self._matcher = matcher
         self._overfetch = overfetch_factor
         self._clock = clock
+        self._telemetry = telemetry or Telemetry.disabled()
+        self._rate_limiter = rate_limiter or RateLimiter()
 
     # -- operations ---------------------------------------------------------------------
 
@@ -145,13 +153,14 @@ class Pipeline:
             outcome = SearchOutcome(candidates=(), partitions_searched=())
         else:
             try:
-                outcome = self._matcher.search(
-                    query.modality,
-                    query.probe,
-                    k=wanted * self._overfetch,
-                    min_score=obligations.min_score or 0.0,
-                    filters=filters,
-                )
+                with self._telemetry.step("matcher", **{"matcher.call": "search"}):
+                    outcome = self._matcher.search(
+                        query.modality,
+                        query.probe,
+                        k=wanted * self._overfetch,
+                        min_score=obligations.min_score or 0.0,
+                        filters=filters,
+                    )
             except MatcherUnavailableError:
                 self._append_failure(recorded, "matcher_unavailable")
                 raise
@@ -182,7 +191,10 @@ class Pipeline:
             not_captured_before=obligations.not_captured_before,
         )
         try:
-            candidate = self._matcher.compare(query.record_id, query.modality, query.probe, filters)
+            with self._telemetry.step("matcher", **{"matcher.call": "compare"}):
+                candidate = self._matcher.compare(
+                    query.record_id, query.modality, query.probe, filters
+                )
         except MatcherUnavailableError:
             self._append_failure(recorded, "matcher_unavailable")
             raise
@@ -211,9 +223,10 @@ class Pipeline:
         )
         recorded = self._decide_and_record(engine, principal, Operation.ENROLL, policy_input)
         try:
-            self._matcher.add(
-                command.record_id, command.modality, command.template, command.provenance
-            )
+            with self._telemetry.step("matcher", **{"matcher.call": "add"}):
+                self._matcher.add(
+                    command.record_id, command.modality, command.template, command.provenance
+                )
         except BrokerError as e:
             self._append_failure(recorded, type(e).__name__)
             raise
@@ -239,7 +252,8 @@ class Pipeline:
         )
         recorded = self._decide_and_record(engine, principal, Operation.EXPUNGE, policy_input)
         try:
-            removed = self._matcher.remove(command.record_id)
+            with self._telemetry.step("matcher", **{"matcher.call": "remove"}):
+                removed = self._matcher.remove(command.record_id)
         except BrokerError as e:
             self._append_failure(recorded, type(e).__name__)
             raise
@@ -269,43 +283,74 @@ class Pipeline:
 
         A policy failure is a signed denial (fail closed). An audit or signing failure raises,
         and then nothing is forwarded."""
-        try:
-            decision = engine.decide(policy_input)
-        except PolicyError as e:
-            log.warning("policy evaluation failed, denying: %s", e)
-            decision = Decision.deny("policy_error", "the policy could not decide; denied")
+        with self._telemetry.step("decision") as span:
+            try:
+                decision = engine.decide(policy_input)
+            except DecisionTimeoutError as e:
+                log.warning("policy missed the decision deadline, denying: %s", e)
+                decision = Decision.deny(
+                    "decision_timeout", "the policy did not decide within the deadline; denied"
+                )
+            except PolicyError as e:
+                log.warning("policy evaluation failed, denying: %s", e)
+                decision = Decision.deny("policy_error", "the policy could not decide; denied")
+            decision, limited = self._apply_rate_limit(principal, policy_input, decision)
+            self._telemetry.record_decision(op, decision, span)
         request = policy_input["request"]
         holder: dict[str, Any] = {}
 
+        # Everything but the log position is computed before the append: make_body runs
+        # under the audit log's lock, where every concurrent request waits its turn.
+        claims = {
+            "iss": self._broker_id,
+            "iat": int(self._clock().timestamp()),
+            "jti": str(uuid.uuid4()),
+            "sub": principal.officer,
+            "agency": principal.agency,
+            "op": str(op),
+            "purpose": request["purpose"],
+            "legal_basis": request["legal_basis"],
+            "decision": "allow" if decision.allow else "deny",
+            "reasons": [r.to_json() for r in decision.reasons],
+            "obligations": decision.obligations.to_json() if decision.allow else {},
+            "policy_revision": engine.revision,
+            "input_digest": digest(policy_input),
+        }
+
         def make_body(position: LogPosition) -> JSON:
-            claims = {
-                "iss": self._broker_id,
-                "iat": int(self._clock().timestamp()),
-                "jti": str(uuid.uuid4()),
-                "sub": principal.officer,
-                "agency": principal.agency,
-                "op": str(op),
-                "purpose": request["purpose"],
-                "legal_basis": request["legal_basis"],
-                "decision": "allow" if decision.allow else "deny",
-                "reasons": [r.to_json() for r in decision.reasons],
-                "obligations": decision.obligations.to_json() if decision.allow else {},
-                "policy_revision": engine.revision,
-                "input_digest": digest(policy_input),
-                "log": {"seq": position.seq, "prev": position.prev},
-            }
-            holder["jws"] = issue_receipt(self._key, claims)
+            with self._telemetry.step("receipt"):
+                holder["jws"] = issue_receipt(
+                    self._key, {**claims, "log": {"seq": position.seq, "prev": position.prev}}
+                )
             return {"receipt": holder["jws"]}
 
-        appended = self._log.append("decision", make_body)
+        with self._telemetry.step("audit_append", **{"audit.kind": "decision"}) as span:
+            appended = self._log.append("decision", make_body)
+            span.set_attribute("audit.seq", appended.seq)
         recorded = Recorded(decision, holder["jws"], appended.seq, policy_input)
         if not decision.allow:
-            raise AccessDeniedError(
+            raise (RateLimitedError if limited else AccessDeniedError)(
                 recorded.receipt_jws,
                 recorded.log_seq,
                 tuple((r.code, r.message) for r in decision.reasons),
             )
         return recorded
+
+    def _apply_rate_limit(
+        self, principal: Principal, policy_input: JSON, decision: Decision
+    ) -> tuple[Decision, bool]:
+        """An allow whose `rate_limit` obligation the request would exceed becomes a denial
+        (receipted and logged like any other), reported to the caller as RESOURCE_EXHAUSTED."""
+        limit = decision.obligations.rate_limit
+        if not decision.allow or limit is None:
+            return decision, False
+        with self._telemetry.step("rate_limit"):
+            exceeded = self._rate_limiter.admit(
+                principal.agency, principal.officer, str(policy_input["request"]["case_id"]), limit
+            )
+        if exceeded is None:
+            return decision, False
+        return Decision(False, (Reason("rate_limited", exceeded.message()),)), True
 
     def _release(
         self,
@@ -323,11 +368,12 @@ class Pipeline:
             "obligations": recorded.decision.obligations.to_json(),
             "candidates": [c.to_policy() for c in candidates],
         }
-        try:
-            verdict: Release = engine.release(release_input)
-        except PolicyError as e:
-            log.warning("release rule failed, releasing nothing: %s", e)
-            verdict = Release(released=(), withheld=())
+        with self._telemetry.step("release"):
+            try:
+                verdict: Release = engine.release(release_input)
+            except PolicyError as e:
+                log.warning("release rule failed, releasing nothing: %s", e)
+                verdict = Release(released=(), withheld=())
         allowed = set(verdict.released)
         kept = sorted(
             (c for c in candidates if c.record_id in allowed),
@@ -351,6 +397,12 @@ class Pipeline:
             "decision_seq": recorded.log_seq,
             "status": "ok",
             "released": [_hash_id(c.record_id) for c in released.candidates],
+            # Counts per origin jurisdiction, for the transparency report (no record ids).
+            "released_by_origin": dict(
+                sorted(
+                    Counter(c.provenance.origin_jurisdiction for c in released.candidates).items()
+                )
+            ),
             "withheld_count": released.withheld,
             "withheld_reasons": released.withheld_reasons,
             "partitions_searched": list(partitions_searched),
@@ -365,7 +417,10 @@ class Pipeline:
             log.exception("could not record the failure outcome of entry %d", recorded.log_seq)
 
     def _append_entry(self, kind: str, body: JSON) -> int:
-        return self._log.append(kind, lambda _position: body).seq
+        with self._telemetry.step("audit_append", **{"audit.kind": kind}) as span:
+            seq = self._log.append(kind, lambda _position: body).seq
+            span.set_attribute("audit.seq", seq)
+        return seq
 
 
 def _hash_id(record_id: str) -> str:

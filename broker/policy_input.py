@@ -51,6 +51,8 @@ def build_input(
         "target_origins": list(target_origins),
         "filters": dict(filters or {}),
     }
+    if justification.offence:
+        request["offence"] = justification.offence
     if modality is not None:
         request["modality"] = str(modality)
     if max_results is not None:

@@ -26,6 +26,8 @@ __all__ = [
     "ReceiptClaims",
     "ReceiptVerifier",
     "issue_receipt",
+    "receipt_kid",
+    "unverified_claims",
     "verify_receipt",
 ]
 
@@ -216,6 +218,28 @@ def _decode_segment(name: str, segment: str) -> Any:
         return canonical.parse_strict(b64url_decode(segment))
     except (ValueError, CanonicalizationError) as e:
         raise VerificationError(f"receipt {name}: {e}") from e
+
+
+def receipt_kid(jws: str) -> str:
+    """The `kid` a receipt's protected header names (read only; verify the receipt too)."""
+    if not isinstance(jws, str) or len(jws) > MAX_RECEIPT_CHARS or jws.count(".") != 2:
+        raise VerificationError("receipt: not a compact JWS string of reasonable size")
+    header = _decode_segment("header", jws.split(".", 1)[0])
+    kid = header.get("kid") if isinstance(header, dict) else None
+    if not isinstance(kid, str):
+        raise VerificationError("receipt header.kid: missing")
+    return kid
+
+
+def unverified_claims(jws: str) -> dict[str, Any]:
+    """A receipt's payload WITHOUT checking its signature: only to find a receipt in a log
+    (by `jti`) before proving it; never to trust what it says."""
+    if not isinstance(jws, str) or len(jws) > MAX_RECEIPT_CHARS or jws.count(".") != 2:
+        raise VerificationError("receipt: not a compact JWS string of reasonable size")
+    payload = _decode_segment("payload", jws.split(".")[1])
+    if not isinstance(payload, dict):
+        raise VerificationError("receipt payload: not a JSON object")
+    return payload
 
 
 def verify_receipt(

@@ -10,10 +10,11 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 import numpy as np
 from biometric.broker.v1 import broker_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from broker.errors import InvalidRequestError
 from broker.models import Justification, LegalBasis, Modality, Provenance
@@ -24,6 +25,11 @@ MAX_REFERENCE = 256  # legal basis references (warrant numbers, treaty request i
 MAX_LIST = 32  # target origins, lineage, consent scopes
 MAX_FILTERS = 8
 RECORD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# google.protobuf.Timestamp's documented range: 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+MAX_NANOS = 999_999_999
 
 _MODALITIES: dict[int, Modality] = {
     broker_pb2.MODALITY_FACE: Modality.FACE,
@@ -108,12 +114,12 @@ def parse_enroll(msg: broker_pb2.EnrollRequest) -> EnrollCommand:
     for name in ("captured_at", "retain_until"):
         if not p.HasField(name):
             raise InvalidRequestError(f"provenance.{name}", "is required")
-    captured_at = p.captured_at.ToDatetime(tzinfo=UTC)
-    retain_until = p.retain_until.ToDatetime(tzinfo=UTC)
+    captured_at = _timestamp(p.captured_at, "provenance.captured_at")
+    retain_until = _timestamp(p.retain_until, "provenance.retain_until")
     if retain_until <= captured_at:
         raise InvalidRequestError("provenance.retain_until", "must be after captured_at")
     withdrawn = (
-        p.consent_withdrawn_at.ToDatetime(tzinfo=UTC)
+        _timestamp(p.consent_withdrawn_at, "provenance.consent_withdrawn_at")
         if p.HasField("consent_withdrawn_at")
         else None
     )
@@ -163,6 +169,7 @@ def _justification(msg: broker_pb2.Justification, present: bool) -> Justificatio
         purpose=_text(msg.purpose, "justification.purpose"),
         legal_basis=basis,
         case_id=_text(msg.case_id, "justification.case_id"),
+        offence=_text(msg.offence, "justification.offence", allow_empty=True),
     )
 
 
@@ -174,17 +181,36 @@ def _modality(value: int, field: str) -> Modality:
 
 
 def _vector(values: Sequence[float], modality: Modality, field: str) -> np.ndarray:
-    vector = np.asarray(values, dtype=np.float32)
-    if vector.shape != (modality.dimension,):
+    if len(values) != modality.dimension:
         raise InvalidRequestError(
-            field, f"expected {modality.dimension} values for {modality}, got {vector.size}"
+            field, f"expected {modality.dimension} values for {modality}, got {len(values)}"
         )
+    # float64 first: a float32 square of a large value overflows and would pass for zero or
+    # infinity; the values themselves must fit float32, which is what the matcher stores.
+    vector = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(vector)):
         raise InvalidRequestError(field, "contains NaN or infinite values")
+    if np.any(np.abs(vector) > FLOAT32_MAX):
+        raise InvalidRequestError(field, "contains values beyond the float32 range")
     norm = float(np.linalg.norm(vector))
-    if norm == 0.0 or not np.isfinite(norm):
+    if norm == 0.0:
         raise InvalidRequestError(field, "must not be the zero vector")
-    return vector / norm
+    unit = (vector / norm).astype(np.float32)
+    if not np.any(unit):
+        raise InvalidRequestError(field, "is too close to the zero vector to normalise")
+    return unit
+
+
+def _timestamp(value: Timestamp, field: str) -> datetime:
+    """A protobuf Timestamp within its documented range (years 1..9999, nanos < 1e9)."""
+    if not MIN_TIMESTAMP_SECONDS <= value.seconds <= MAX_TIMESTAMP_SECONDS:
+        raise InvalidRequestError(field, "outside 0001-01-01..9999-12-31")
+    if not 0 <= value.nanos <= MAX_NANOS:
+        raise InvalidRequestError(field, "nanos must be within 0..999999999")
+    try:
+        return value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as e:
+        raise InvalidRequestError(field, "not a valid timestamp") from e
 
 
 def _record_id(value: str) -> str:
@@ -198,7 +224,7 @@ def _text(value: str, field: str, limit: int = MAX_TEXT, *, allow_empty: bool = 
         raise InvalidRequestError(field, "is required")
     if len(value) > limit:
         raise InvalidRequestError(field, f"longer than {limit} characters")
-    if any(ord(c) < 0x20 for c in value):
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise InvalidRequestError(field, "contains control characters")
     return value
 

@@ -23,6 +23,7 @@ from broker.errors import (
     InvalidRequestError,
     MatcherUnavailableError,
     PolicyError,
+    RateLimitedError,
     RecordExistsError,
     SigningError,
 )
@@ -51,7 +52,8 @@ class _Status(NamedTuple):
 
 
 def denial_status(error: AccessDeniedError) -> grpc.Status:
-    """PERMISSION_DENIED with the receipt in the rich status details and in a trailer."""
+    """PERMISSION_DENIED (RESOURCE_EXHAUSTED for a rate limit) with the receipt in the rich
+    status details and in a trailer."""
     receipt = broker_pb2.Receipt(jws=error.receipt_jws, log_seq=error.log_seq)
     details = broker_pb2.DenialDetails(
         receipt=receipt,
@@ -59,14 +61,18 @@ def denial_status(error: AccessDeniedError) -> grpc.Status:
     )
     packed = any_pb2.Any()
     packed.Pack(details)
+    limited = isinstance(error, RateLimitedError)
     status = status_pb2.Status(
-        code=code_pb2.PERMISSION_DENIED, message=str(error), details=[packed]
+        code=code_pb2.RESOURCE_EXHAUSTED if limited else code_pb2.PERMISSION_DENIED,
+        message=str(error),
+        details=[packed],
     )
     trailers = (
         (_STATUS_DETAILS_TRAILER, status.SerializeToString()),
         (RECEIPT_TRAILER, error.receipt_jws),
     )
-    return _Status(grpc.StatusCode.PERMISSION_DENIED, str(error), trailers)
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED if limited else grpc.StatusCode.PERMISSION_DENIED
+    return _Status(code, str(error), trailers)
 
 
 def status_for(error: BrokerError) -> tuple[grpc.StatusCode, str]:
@@ -84,19 +90,25 @@ def maps_errors(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        denial: grpc.Status | None = None
+        code, message = grpc.StatusCode.INTERNAL, "internal error"
         try:
             return method(self, request, context)
         except AccessDeniedError as e:
-            context.abort_with_status(denial_status(e))
+            denial = denial_status(e)
         except BrokerError as e:
             code, message = status_for(e)
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
                 log.error("%s failed: %s", method.__name__, e)
             elif code == grpc.StatusCode.UNAUTHENTICATED:
                 log.warning("unauthenticated %s: %s", method.__name__, e)
-            context.abort(code, message)
         except Exception:
             log.exception("unexpected failure in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        # Abort outside the except blocks: the abort then chains no exception, so nothing of
+        # the failure (whose message may quote the request) reaches a tracing interceptor.
+        if denial is not None:
+            context.abort_with_status(denial)
+        context.abort(code, message)
+        return None  # not reached: abort raises
 
     return wrapper  # type: ignore[return-value]

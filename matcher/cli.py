@@ -1,4 +1,4 @@
-"""The `matcher` console script: serve, health, gallery rebuild, gallery generate.
+"""The `matcher` console script: serve, health, gallery rebuild/history/generate.
 
 Exit codes: 0 success, 1 failure (message on stderr), 2 bad usage (argparse).
 """
@@ -20,7 +20,14 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from matcher.config import MatcherConfig
+from matcher.codec import format_moment
+from matcher.config import (
+    DEFAULT_N_TREES,
+    DEFAULT_PURGE_INTERVAL,
+    DEFAULT_REBUILD_THRESHOLD,
+    DEFAULT_SEARCH_K,
+    MatcherConfig,
+)
 from matcher.durable import write_atomically
 from matcher.errors import MatcherError
 from matcher.gallery import Gallery
@@ -28,6 +35,7 @@ from matcher.generate import generate
 from matcher.records import PartitionSummary
 from matcher.server import serve
 from matcher.templates import DIMENSIONS, FACE
+from matcher.tls import channel_credentials
 
 LOG = logging.getLogger("matcher")
 # Seconds in-flight calls get to finish after SIGTERM/SIGINT.
@@ -42,14 +50,35 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="serve a gallery over gRPC")
     run.add_argument("--gallery", type=Path, required=True, help="gallery directory")
     run.add_argument("--listen", required=True, help="unix:/path or 127.0.0.1:PORT")
-    run.add_argument("--search-k", type=int, default=10_000, help="Annoy nodes per query")
-    run.add_argument("--n-trees", type=int, default=10, help="Annoy trees per index")
+    run.add_argument(
+        "--search-k",
+        type=int,
+        default=DEFAULT_SEARCH_K,
+        help="Annoy nodes inspected per query and partition (1..10000000)",
+    )
+    run.add_argument("--n-trees", type=int, default=DEFAULT_N_TREES, help="Annoy trees per index")
     run.add_argument("--max-workers", type=int, default=8, help="server threads")
     run.add_argument(
         "--rebuild-threshold",
         type=int,
-        default=5_000,
+        default=DEFAULT_REBUILD_THRESHOLD,
         help="pending changes that trigger a background rebuild (0: never)",
+    )
+    run.add_argument(
+        "--purge-interval",
+        type=int,
+        default=DEFAULT_PURGE_INTERVAL,
+        help="seconds between rebuilds that purge removed or expired templates (0: never)",
+    )
+    run.add_argument("--tls-cert", type=Path, help="TCP only: the matcher's PEM certificate")
+    run.add_argument("--tls-key", type=Path, help="TCP only: its PEM private key")
+    run.add_argument(
+        "--tls-client-ca", type=Path, help="TCP only: CA of the broker's client certificate"
+    )
+    run.add_argument(
+        "--unsafe-plaintext-tcp",
+        action="store_true",
+        help="UNSAFE: TCP without TLS, callable by every local user (experiments only)",
     )
     run.set_defaults(func=_serve)
 
@@ -57,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--address", required=True, help="unix:/path or HOST:PORT")
     probe.add_argument("--timeout", type=float, default=2.0, help="seconds to wait")
     probe.add_argument("--service", default="", help="service name (default: the server)")
+    probe.add_argument("--tls-ca", type=Path, help="mutual TLS: CA of the matcher's certificate")
+    probe.add_argument("--tls-cert", type=Path, help="mutual TLS: client certificate")
+    probe.add_argument("--tls-key", type=Path, help="mutual TLS: client private key")
     probe.set_defaults(func=_health)
 
     gallery = commands.add_parser("gallery", help="offline gallery maintenance")
@@ -64,14 +96,32 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = tasks.add_parser("rebuild", help="fold the journal into fresh indexes")
     rebuild.add_argument("directory", type=Path)
     rebuild.set_defaults(func=_rebuild)
+    history = tasks.add_parser("history", help="list the builds and what each purged")
+    history.add_argument("directory", type=Path)
+    history.set_defaults(func=_history)
     make = tasks.add_parser("generate", help="create a synthetic gallery")
     make.add_argument("--out", type=Path, required=True, help="new gallery directory")
     make.add_argument("--identities", type=_positive, required=True)
     make.add_argument("--samples", type=_positive, required=True, help="captures per identity")
     make.add_argument("--seed", type=int, required=True)
-    make.add_argument("--modality", choices=sorted(DIMENSIONS), default=FACE)
-    make.add_argument("--n-trees", type=int, default=10)
-    make.add_argument("--probes", type=Path, help="write one probe per identity here (.npz)")
+    make.add_argument(
+        "--modality",
+        action="append",
+        choices=sorted(DIMENSIONS),
+        help=f"repeat for several (default: {FACE})",
+    )
+    make.add_argument(
+        "--unenrolled",
+        type=_natural,
+        default=0,
+        help="non-mated probes per modality: captures of identities never enrolled",
+    )
+    make.add_argument("--n-trees", type=int, default=DEFAULT_N_TREES)
+    make.add_argument(
+        "--probes",
+        type=Path,
+        help="write probes here (.npz: <modality>_probes, <modality>_mates)",
+    )
     make.set_defaults(func=_generate)
     return parser
 
@@ -99,6 +149,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _natural(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a non-negative integer")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     config = MatcherConfig(
         gallery_dir=args.gallery,
@@ -107,6 +164,11 @@ def _serve(args: argparse.Namespace) -> int:
         search_k=args.search_k,
         max_workers=args.max_workers,
         rebuild_threshold=args.rebuild_threshold,
+        purge_interval=args.purge_interval,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        unsafe_plaintext_tcp=args.unsafe_plaintext_tcp,
     )
     stopping = threading.Event()
 
@@ -127,7 +189,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(args.address) as channel:
+    tls = (args.tls_ca, args.tls_cert, args.tls_key)
+    if any(tls) and not all(tls):
+        raise MatcherError("--tls-ca, --tls-cert and --tls-key go together (mutual TLS)")
+    if all(tls):
+        channel = grpc.secure_channel(args.address, channel_credentials(*tls))
+    else:
+        channel = grpc.insecure_channel(args.address)
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = stub.Check(
@@ -149,19 +218,38 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(args: argparse.Namespace) -> int:
+    with Gallery.open(args.directory) as gallery:
+        builds = gallery.history()
+    print("generation\tfolded_seq\tcommitted_at\trecords\texpunged\texpired\treused")
+    for b in builds:
+        print(
+            f"{b.generation}\t{b.folded_seq}\t{format_moment(b.committed_at)}\t{b.records}"
+            f"\t{b.expunged}\t{b.expired}\t{b.reused}"
+        )
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     synthetic = generate(
         identities=args.identities,
         samples=args.samples,
         seed=args.seed,
-        modality=args.modality,
+        modalities=args.modality or [FACE],
         now=datetime.now(UTC),
+        unenrolled=args.unenrolled,
     )
     with Gallery.create(args.out, n_trees=args.n_trees, records=synthetic.records) as gallery:
         counts = gallery.partitions()
     if args.probes is not None:
+        arrays: dict[str, np.ndarray] = {}
+        for modality, probe_set in synthetic.probe_sets.items():
+            width = max((len(ids) for ids in probe_set.mates), default=0)
+            padded = [ids + [""] * (width - len(ids)) for ids in probe_set.mates]
+            arrays[f"{modality}_probes"] = probe_set.probes
+            arrays[f"{modality}_mates"] = np.array(padded, dtype=str).reshape(-1, width)
         buffer = io.BytesIO()
-        np.savez(buffer, probes=synthetic.probes, mates=np.array(synthetic.mates, dtype=str))
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
         write_atomically(args.probes, buffer.getvalue())
     _print_partitions(counts)
     return 0

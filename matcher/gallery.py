@@ -5,7 +5,10 @@ named by `manifest.json`, plus `journal.jsonl`, every addition and removal since
 before `add`/`remove` return and replayed on open. `rebuild` folds the journal into a new
 generation and swaps it in with one atomic rename of the manifest; the old generation's
 files, and the journal lines it folded (templates of removed records included), are then
-deleted.
+deleted. The manifest's history says which build purged which removal (`purge_status`).
+
+Retention: a record past its retain_until is never returned (the gallery's clock moves
+`valid_at` up to now), and no build writes it: create and rebuild drop it.
 
 Concurrency: searches, comparisons and reads share a readers-writer lock; mutations take a
 mutation lock (journal order = seq order), write the journal, then hold the write lock only
@@ -17,12 +20,15 @@ open a gallery: `DIR/lock` is flock'ed.
 from __future__ import annotations
 
 import fcntl
+import logging
 import math
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +36,13 @@ import numpy.typing as npt
 
 from matcher.errors import DuplicateRecordError, GalleryClosedError, GalleryError, InvalidInputError
 from matcher.generation import (
+    BuildNotes,
     build_generation,
     collect_garbage,
-    group_new_records,
-    group_snapshots,
+    load_expired,
     load_generation,
+    plan_create,
+    plan_rebuild,
     remove_tree,
 )
 from matcher.journal import AddEntry, Journal, JournalEntry, RemoveEntry
@@ -42,6 +50,7 @@ from matcher.manifest import (
     JOURNAL_FILE,
     LOCK_FILE,
     MANIFEST_FILE,
+    BuildRecord,
     Manifest,
     check_trees,
     generation_dir,
@@ -59,11 +68,19 @@ from matcher.rwlock import ReadWriteLock
 from matcher.segment import RecordEntry, Segment, load_segment
 from matcher.templates import check_modality, normalise_template
 
+LOG = logging.getLogger(__name__)
 # Results per search: the proto's bound; more is a bulk export, not an identification.
 MAX_K = 1_000
 LOST_AND_FOUND = "lost+found"
-# Annoy nodes inspected per query; bounds the cost of one search.
+# Annoy nodes inspected per query and partition; bounds the cost of one search.
 MAX_SEARCH_K = 10_000_000
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The gallery's default clock."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,19 @@ class Removal:
 
     removed: bool
     journal_seq: int
+
+
+@dataclass(frozen=True)
+class PurgeStatus:
+    """Whether the change with `journal_seq` has been folded into a build whose old files are
+    deleted: for a removal, whether the template is gone from the gallery's files, and which
+    build (`generation`, committed at `purged_at`) removed it."""
+
+    journal_seq: int
+    purged: bool
+    generation: int | None
+    purged_at: datetime | None
+    live_generation: int
 
 
 @dataclass(frozen=True)
@@ -93,15 +123,23 @@ class Gallery:
         *,
         search_k: int,
         n_trees: int,
+        clock: Clock,
     ) -> None:
         self.directory = directory
         self._lock_fd = lock_fd
         self._manifest = manifest
         self._search_k = search_k
         self._n_trees = n_trees
+        self._clock = clock
         self._journal: Journal | None = None
         self._partitions: dict[PartitionKey, Partition] = {}
         self._locations: dict[str, _Location] = {}
+        # Seqs of removals not yet folded into a build: their templates are still on disk.
+        self._removals: list[int] = []
+        # The last build whose predecessor's files are deleted (see `purge_status`).
+        self._purged_generation = 0
+        # Ids the live generation left out as expired (see generation.EXPIRED_FILE).
+        self._expired: frozenset[str] = frozenset()
         self._rw = ReadWriteLock()
         self._mutation = threading.Lock()
         self._rebuilding = threading.Lock()
@@ -117,15 +155,19 @@ class Gallery:
         n_trees: int = 10,
         search_k: int = 10_000,
         records: Iterable[GalleryRecord] = (),
+        clock: Clock = utc_now,
     ) -> Gallery:
         """Creates a gallery in a new or empty directory, optionally built from `records`.
 
         The records get journal seqs 1..n and are built straight into generation 1 (no
-        journal lines), which is how large galleries are made. `manifest.json` is written
-        last; if creation fails, what was written is removed.
+        journal lines), which is how large galleries are made; records already past
+        retain_until are left out. `manifest.json` is written last; if creation fails, what
+        was written is removed.
         """
         try:
-            return cls._create(directory, n_trees=n_trees, search_k=search_k, records=records)
+            return cls._create(
+                directory, n_trees=n_trees, search_k=search_k, records=records, clock=clock
+            )
         except OSError as error:
             raise GalleryError(f"cannot create a gallery in {directory}: {error}") from error
 
@@ -137,6 +179,7 @@ class Gallery:
         n_trees: int,
         search_k: int,
         records: Iterable[GalleryRecord],
+        clock: Clock,
     ) -> Gallery:
         check_trees("n_trees", n_trees)
         _check_search_k(search_k)
@@ -153,13 +196,15 @@ class Gallery:
         try:
             lock_fd = _lock(directory)
             try:
+                now = clock()
                 manifest = build_generation(
                     directory,
                     generation=1,
                     folded_seq=len(initial),
                     n_trees=n_trees,
-                    groups=group_new_records(initial),
-                )
+                    plan=plan_create(initial, now),
+                    notes=BuildNotes(committed_at=now, expunged=0),
+                ).manifest
                 Journal.create(directory / JOURNAL_FILE)
                 manifest.write(directory)
             finally:
@@ -167,23 +212,29 @@ class Gallery:
         except BaseException:
             _empty(directory, remove_itself=made_directory)
             raise
-        return cls.open(directory, search_k=search_k)
+        return cls.open(directory, search_k=search_k, clock=clock)
 
     @classmethod
     def open(
-        cls, directory: Path, *, search_k: int = 10_000, n_trees: int | None = None
+        cls,
+        directory: Path,
+        *,
+        search_k: int = 10_000,
+        n_trees: int | None = None,
+        clock: Clock = utc_now,
     ) -> Gallery:
         """Opens a gallery: loads the live generation (mmap) and replays the journal.
 
-        `n_trees`, when given, is used by later rebuilds instead of the manifest's.
+        `n_trees`, when given, is used by later rebuilds instead of the manifest's. Journal
+        lines a build already folded (left by a crash right after its commit) are deleted.
         """
         try:
-            return cls._open(directory, search_k=search_k, n_trees=n_trees)
+            return cls._open(directory, search_k=search_k, n_trees=n_trees, clock=clock)
         except OSError as error:
             raise GalleryError(f"cannot open the gallery in {directory}: {error}") from error
 
     @classmethod
-    def _open(cls, directory: Path, *, search_k: int, n_trees: int | None) -> Gallery:
+    def _open(cls, directory: Path, *, search_k: int, n_trees: int | None, clock: Clock) -> Gallery:
         _check_search_k(search_k)
         if n_trees is not None:
             check_trees("n_trees", n_trees)
@@ -200,6 +251,7 @@ class Gallery:
                 manifest,
                 search_k=search_k,
                 n_trees=manifest.n_trees if n_trees is None else n_trees,
+                clock=clock,
             )
             gallery._load(manifest)
         except BaseException:
@@ -280,18 +332,25 @@ class Gallery:
         k: int,
         min_score: float,
         filters: SearchFilters,
+        *,
+        search_k: int | None = None,
     ) -> tuple[list[MatchResult], list[str]]:
         """1:N search over the modality's partitions the filters admit.
 
         Returns the best k matches with score >= min_score (best first, ties by record_id)
         and the partitions searched as "modality/origin". Partitions whose origin the filters
-        exclude are never touched.
+        exclude are never touched. `search_k` overrides the gallery's for this search (the
+        benchmarks compare settings with it).
         """
         check_modality("modality", modality)
         vector = normalise_template("probe", modality, probe)
         _check_k(k)
         _check_min_score(min_score)
         _check_filters(filters)
+        if search_k is None:
+            search_k = self._search_k
+        _check_search_k(search_k)
+        filters = filters.valid_no_earlier_than(self._clock())
         with self._rw.read():
             self._check_open()
             keys = sorted(
@@ -302,7 +361,7 @@ class Gallery:
             results: list[MatchResult] = []
             for key in keys:
                 results.extend(
-                    self._partitions[key].search(vector, k, min_score, filters, self._search_k)
+                    self._partitions[key].search(vector, k, min_score, filters, search_k)
                 )
         return rank(results, k), [str(key) for key in keys]
 
@@ -314,6 +373,7 @@ class Gallery:
         check_modality("modality", modality)
         vector = normalise_template("probe", modality, probe)
         _check_filters(filters)
+        filters = filters.valid_no_earlier_than(self._clock())
         with self._rw.read():
             self._check_open()
             location = self._locations.get(record_id)
@@ -353,6 +413,48 @@ class Gallery:
             self._check_open()
             return sum(p.pending_changes for p in self._partitions.values())
 
+    def outstanding(self) -> int:
+        """Pending changes plus live records past retain_until: what a rebuild would fold in
+        or drop. Zero means a rebuild would change nothing. Scans every record."""
+        now = self._clock()
+        with self._rw.read():
+            self._check_open()
+            return sum(p.pending_changes + p.expired_count(now) for p in self._partitions.values())
+
+    def history(self) -> tuple[BuildRecord, ...]:
+        """Every build of the live lineage, oldest first (the create is the first)."""
+        with self._rw.read():
+            self._check_open()
+            return self._manifest.history
+
+    def purge_status(self, journal_seq: int) -> PurgeStatus:
+        """Which build folded in the change with `journal_seq` and deleted what preceded it.
+
+        For the seq a `remove` returned: once `purged`, the template is in no file of the
+        gallery, and `generation` names the rebuild that removed it (for the audit log).
+        """
+        if not isinstance(journal_seq, int) or isinstance(journal_seq, bool) or journal_seq < 1:
+            raise InvalidInputError(
+                "journal_seq", f"must be a positive integer, got {journal_seq!r}"
+            )
+        with self._rw.read():
+            journal = self._usable_journal()
+            if journal_seq > journal.last_seq:
+                raise InvalidInputError(
+                    "journal_seq", f"{journal_seq} is after the last seq ({journal.last_seq})"
+                )
+            manifest = self._manifest
+            build = manifest.build_folding(journal_seq)
+            if build is not None and build.generation > self._purged_generation:
+                build = None  # committed, but the old files are not deleted yet
+        return PurgeStatus(
+            journal_seq=journal_seq,
+            purged=build is not None,
+            generation=None if build is None else build.generation,
+            purged_at=None if build is None else build.committed_at,
+            live_generation=manifest.generation,
+        )
+
     # -- rebuild ---------------------------------------------------------------------------
 
     def rebuild(self) -> None:
@@ -368,21 +470,29 @@ class Gallery:
             raise GalleryError(f"rebuild failed: {error}") from error
 
     def _rebuild(self) -> None:
+        started = time.monotonic()
         with self._rebuilding:
             with self._mutation:
                 self._usable_journal()
                 old = self._manifest
                 folded_seq = self._require_journal().last_seq
-                snapshots = [p.snapshot() for p in self._partitions.values()]
+                now = self._clock()
+                snapshots = [p.snapshot(now) for p in self._partitions.values()]
+                expunged = len(self._removals)
             generation = old.generation + 1
-            manifest = build_generation(
+            plan = plan_rebuild(snapshots, reuse=self._n_trees == old.n_trees)
+            LOG.debug("generation %d: snapshot taken at seq %d", old.generation + 1, folded_seq)
+            built = build_generation(
                 self.directory,
                 generation=generation,
                 folded_seq=folded_seq,
                 n_trees=self._n_trees,
-                groups=group_snapshots(snapshots),
+                plan=plan,
+                notes=BuildNotes(committed_at=now, expunged=expunged, previous=old.history),
             )
-            segments = load_generation(self.directory, manifest)
+            manifest = built.manifest
+            segments = load_generation(self.directory, built)
+            LOG.debug("generation %d: built and loaded; committing", generation)
             committed = False
             try:
                 with self._mutation:
@@ -398,19 +508,47 @@ class Gallery:
                     # Mutations are excluded (we hold their lock) but searches go on until
                     # the new partitions are ready; only the swap itself excludes them.
                     fresh = self._successors(segments, folded_seq)
+                    # Expired records still live are dropped now; those removed while the
+                    # build ran are gone already (replay skips their removal: `_apply`).
+                    dropped = [
+                        entry.record_id
+                        for key, entry in plan.expired
+                        if self._locations.get(entry.record_id) == _Location(key, entry.seq)
+                    ]
+                    LOG.debug("generation %d: committed; swapping", generation)
                     with self._rw.write():
                         retired, self._partitions = self._partitions, fresh
                         for partition in retired.values():
                             partition.close()
-                    self._manifest = manifest
+                        for record_id in dropped:
+                            del self._locations[record_id]
+                        self._manifest = manifest
+                        self._removals = [seq for seq in self._removals if seq > folded_seq]
+                        self._expired = frozenset(e.record_id for _, e in plan.expired)
+                    LOG.debug("generation %d: swapped; rewriting the journal", generation)
                     self._require_journal().rewrite(folded_seq)
             finally:
                 if committed:
+                    LOG.debug("generation %d: deleting generation %d", generation, old.generation)
                     remove_tree(generation_dir(self.directory, old.generation))
+            self._purged_generation = generation
+        record = manifest.history[-1]
+        LOG.info(
+            "generation %d live after %.1f s: %d records, %d partitions rebuilt, %d reused, "
+            "%d removals purged, %d expired dropped",
+            generation,
+            time.monotonic() - started,
+            record.records,
+            len(plan.groups),
+            record.reused,
+            record.expunged,
+            record.expired,
+        )
 
     # -- internals -------------------------------------------------------------------------
 
     def _load(self, manifest: Manifest) -> None:
+        self._expired = load_expired(self.directory, manifest.generation)
         for built in manifest.partitions:
             segment = load_segment(
                 segment_dir(self.directory, manifest.generation, built.key),
@@ -424,8 +562,13 @@ class Gallery:
                 self._locations[entry.record_id] = _Location(built.key, entry.seq)
         journal, replay = Journal.open(self.directory / JOURNAL_FILE, manifest.folded_seq)
         self._journal = journal
+        if journal.folded_lines:
+            # A crash after a build's commit left lines it folded (templates of removed
+            # records among them): finish the purge now.
+            journal.rewrite(manifest.folded_seq)
         for change in replay:
             self._apply(change)
+        self._purged_generation = manifest.generation
 
     def _apply(self, entry: JournalEntry) -> None:
         """Applies one journal entry to memory; inconsistency means a corrupt gallery."""
@@ -439,7 +582,13 @@ class Gallery:
             partition.add(stored, record.template)
             self._locations[record.record_id] = _Location(key, entry.seq)
             return
+        self._removals.append(entry.seq)
         location = self._locations.pop(entry.record_id, None)
+        if location is None and entry.record_id in self._expired:
+            # Removed while the live generation was being built, which left it out as
+            # expired; it can be expired only once, so later removals are checked again.
+            self._expired = self._expired - {entry.record_id}
+            return
         if location is None or not self._partitions[location.key].remove(entry.record_id):
             raise GalleryError(f"journal removes {entry.record_id!r}, which is absent")
         partition = self._partitions[location.key]

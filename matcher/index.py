@@ -4,10 +4,18 @@ An Annoy index is immutable here. `add_item` on a built index is accepted silent
 tree memory and later segfaults (see DESIGN.md), so the only way to write an index is
 `AnnoyIndexFile.write`, which builds a fresh one from all of its vectors and never keeps the
 builder; new records go to the partition's exact buffer until the next rebuild.
+
+Large indexes are built in a child process (`write_isolated`, matcher/index_build.py): the
+Python loop that feeds Annoy its items, and Annoy's `save`, hold the GIL, which in the
+serving process would stall every search thread while a background rebuild runs. The
+child produces the same bytes (same seed, same items).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +32,13 @@ SEED = 1_729
 # Threads used to build trees. One: Annoy's multi-threaded build is not reproducible even
 # with a fixed seed, and a background rebuild should leave the other cores to searches.
 BUILD_JOBS = 1
+# Items from which a build runs in a child process: below it the GIL is held for well under
+# a second in all, which searches absorb; above it they would stall (README, benchmarks).
+ISOLATED_BUILD_MIN_ITEMS = 20_000
+# Keeps this much of a failed child's stderr in the error (the rest is in its output).
+_STDERR_TAIL = 2_000
+# Where the `matcher` package lives, so the child imports this very code.
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 class AnnoyIndexFile:
@@ -50,6 +65,27 @@ class AnnoyIndexFile:
             raise GalleryError(f"Annoy could not save {path}")
         builder.unload()
         fsync_path(path)
+
+    @staticmethod
+    def write_isolated(path: Path, vectors_file: Path, *, n_trees: int) -> None:
+        """Like `write`, from the float32 rows of a `.npy` file, in a child process."""
+        command = [
+            sys.executable,
+            "-m",
+            "matcher.index_build",
+            str(vectors_file),
+            str(path),
+            str(n_trees),
+        ]
+        search_path = [str(_PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")]
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, search_path))}
+        completed = subprocess.run(
+            command, capture_output=True, text=True, env=environment, check=False
+        )
+        if completed.returncode != 0:
+            path.unlink(missing_ok=True)
+            detail = completed.stderr.strip()[-_STDERR_TAIL:]
+            raise GalleryError(f"building {path} in a child process failed: {detail}")
 
     @classmethod
     def load(cls, path: Path, dimension: int, expected_size: int) -> AnnoyIndexFile:

@@ -48,11 +48,14 @@ JournalEntry = AddEntry | RemoveEntry
 class Journal:
     """Appends durable entries to `journal.jsonl`. Callers serialise appends (a lock)."""
 
-    def __init__(self, path: Path, last_seq: int) -> None:
+    def __init__(self, path: Path, last_seq: int, folded_lines: int = 0) -> None:
         self._path = path
         self._last_seq = last_seq
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND)
         self._failed = False
+        # Lines at or before the folded seq found on open: a build committed but the
+        # rewrite that should have dropped them did not happen.
+        self.folded_lines = folded_lines
 
     @staticmethod
     def create(path: Path) -> None:
@@ -70,7 +73,7 @@ class Journal:
             previous = entry.seq
         replay = [entry for entry in entries if entry.seq > folded_seq]
         last_seq = max(folded_seq, previous)
-        return cls(path, last_seq), replay
+        return cls(path, last_seq, len(entries) - len(replay)), replay
 
     @property
     def last_seq(self) -> int:

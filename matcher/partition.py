@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -47,7 +48,9 @@ class PartitionSnapshot:
     """A partition's live records at one journal seq, for a rebuild outside the locks.
 
     The segment is immutable and stays loaded until the rebuild that took the snapshot swaps
-    it out, so `materialise` may read it without holding any lock.
+    it out, so `materialise` may read it without holding any lock. Records past retain_until
+    at the snapshot's instant are left out and listed in `expired`. `unchanged` means the
+    segment holds exactly the live records, so a rebuild may reuse it as it is.
     """
 
     key: PartitionKey
@@ -55,6 +58,8 @@ class PartitionSnapshot:
     live_positions: tuple[int, ...]
     buffer_entries: tuple[RecordEntry, ...]
     buffer_vectors: np.ndarray
+    expired: tuple[RecordEntry, ...] = ()
+    unchanged: bool = False
 
     def materialise(self) -> tuple[list[RecordEntry], np.ndarray]:
         """Returns the live entries (in journal order) and their vectors, row i = entry i."""
@@ -125,18 +130,46 @@ class Partition:
         vector = np.array(self._segment.vectors[position], dtype=np.float32)
         return self._segment.entries[position], vector
 
-    def snapshot(self) -> PartitionSnapshot:
-        """The live records as of now; cheap (no vectors of the segment are copied)."""
-        live: tuple[int, ...] = ()
+    def snapshot(self, now: datetime) -> PartitionSnapshot:
+        """The live records as of now, minus those expired at `now`; no segment vector is
+        copied."""
+        live: list[int] = []
+        expired: list[RecordEntry] = []
         if self._segment is not None:
-            live = tuple(p for p in range(len(self._segment.entries)) if p not in self._tombstones)
+            for position, entry in enumerate(self._segment.entries):
+                if position in self._tombstones:
+                    continue
+                if entry.provenance.expired(now):
+                    expired.append(entry)
+                else:
+                    live.append(position)
+        rows: list[int] = []
+        buffered = self._buffer.entries()
+        for row, entry in enumerate(buffered):
+            if entry.provenance.expired(now):
+                expired.append(entry)
+            else:
+                rows.append(row)
         return PartitionSnapshot(
             key=self.key,
             segment=self._segment,
-            live_positions=live,
-            buffer_entries=self._buffer.entries(),
-            buffer_vectors=self._buffer.vectors(),
+            live_positions=tuple(live),
+            buffer_entries=tuple(buffered[row] for row in rows),
+            buffer_vectors=self._buffer.vectors()[rows],
+            expired=tuple(expired),
+            unchanged=self._segment is not None and self.pending_changes == 0 and not expired,
         )
+
+    def expired_count(self, now: datetime) -> int:
+        """Live records past retain_until at `now`: never returned, dropped by a rebuild."""
+        count = sum(1 for entry in self._buffer.entries() if entry.provenance.expired(now))
+        if self._segment is not None:
+            count += sum(
+                1
+                for position, entry in enumerate(self._segment.entries)
+                if entry.provenance.expired(now) and position not in self._tombstones
+            )
+        return count
 
     def search(
         self,

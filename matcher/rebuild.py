@@ -1,9 +1,15 @@
-"""Background rebuilds: fold the buffers and tombstones once enough changes are pending.
+"""Background rebuilds: fold the buffers and tombstones, drop expired records.
 
 Searches scan each partition's buffer exactly, so their cost grows with the buffer; a
-rebuild moves those records into Annoy. It runs in one daemon thread, while the gallery
-keeps serving (see Gallery.rebuild). A failed rebuild is logged and retried only after
-another `threshold` changes, so a full disk does not turn every Add into a rebuild.
+rebuild moves those records into Annoy. A rebuild is also what deletes an expunged or
+expired template from disk. So the thread rebuilds when either
+- `threshold` changes are pending (checked after each Add or Remove), or
+- `interval` seconds have passed and anything at all is pending or expired (a removal
+  then leaves the disk within about `interval` plus one rebuild, however quiet the
+  gallery is).
+It runs in one daemon thread while the gallery keeps serving (see Gallery.rebuild). A
+failed rebuild is logged and retried only after another `threshold` changes or at the next
+interval, so a full disk does not turn every Add into a rebuild.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ LOG = logging.getLogger(__name__)
 
 
 class BackgroundRebuilder:
-    """Rebuilds `gallery` when `notify` finds at least `threshold` pending changes."""
+    """Rebuilds `gallery` at `threshold` pending changes, or every `interval` seconds when
+    anything is pending or expired. 0 turns either trigger off."""
 
-    def __init__(self, gallery: Gallery, threshold: int) -> None:
+    def __init__(self, gallery: Gallery, threshold: int, *, interval: float = 0.0) -> None:
         self._gallery = gallery
         self._threshold = threshold
+        self._interval = interval
         self._retry_at = threshold
         self._wake = threading.Event()
         self._stopping = False
@@ -37,8 +45,8 @@ class BackgroundRebuilder:
             return self._completed
 
     def start(self) -> None:
-        """Starts the thread; a threshold of 0 means never rebuild."""
-        if self._threshold > 0:
+        """Starts the thread, unless both triggers are off."""
+        if self._threshold > 0 or self._interval > 0:
             self._thread.start()
 
     def notify(self) -> None:
@@ -70,12 +78,20 @@ class BackgroundRebuilder:
         except MatcherError:
             return 0
 
+    def _anything_to_purge(self) -> bool:
+        try:
+            return self._gallery.outstanding() > 0
+        except MatcherError:
+            return False
+
     def _run(self) -> None:
         while True:
-            self._wake.wait()
+            woken = self._wake.wait(self._interval if self._interval > 0 else None)
             self._wake.clear()
             if self._stopping:
                 return
+            if not woken and not self._anything_to_purge():
+                continue
             try:
                 self._gallery.rebuild()
                 self._retry_at = self._threshold

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -110,6 +110,10 @@ class RecordProvenance:
         object.__setattr__(self, "retain_until", retain)
         object.__setattr__(self, "consent_withdrawn_at", withdrawn)
 
+    def expired(self, now: datetime) -> bool:
+        """Whether retention has ended at `now`: from then on the record is never returned."""
+        return self.retain_until <= now
+
 
 @dataclass(frozen=True, eq=False)
 class GalleryRecord:
@@ -172,6 +176,16 @@ class SearchFilters:
         object.__setattr__(self, "include_origins", include)
         object.__setattr__(self, "source_agencies", agencies)
         object.__setattr__(self, "not_captured_before", not_before)
+
+    def valid_no_earlier_than(self, now: datetime) -> SearchFilters:
+        """These filters with `valid_at` moved up to `now` if it is earlier.
+
+        The matcher applies retention by its own clock too, so a record past its
+        retain_until is never returned, whatever instant a caller sends.
+        """
+        if self.valid_at >= now:
+            return self
+        return replace(self, valid_at=now)
 
     def admits_origin(self, origin: str) -> bool:
         """Whether a partition of this origin may be searched at all."""

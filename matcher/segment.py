@@ -19,7 +19,7 @@ import numpy as np
 from matcher.codec import decode_provenance, encode_provenance
 from matcher.durable import fsync_path
 from matcher.errors import GalleryError, MatcherError
-from matcher.index import AnnoyIndexFile
+from matcher.index import ISOLATED_BUILD_MIN_ITEMS, AnnoyIndexFile
 from matcher.records import RecordProvenance, check_record_id
 from matcher.templates import DIMENSIONS
 
@@ -77,14 +77,28 @@ def write_segment(
         np.save(stream, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
         stream.flush()
         os.fsync(stream.fileno())
-    AnnoyIndexFile.write(directory / INDEX_FILE, vectors, n_trees=n_trees)
+    if len(entries) >= ISOLATED_BUILD_MIN_ITEMS:
+        AnnoyIndexFile.write_isolated(directory / INDEX_FILE, vectors_path, n_trees=n_trees)
+    else:
+        AnnoyIndexFile.write(directory / INDEX_FILE, vectors, n_trees=n_trees)
     fsync_path(directory)
 
 
-def load_segment(directory: Path, modality: str, count: int) -> Segment:
-    """Loads a segment and checks its three files agree with each other and the manifest."""
+def load_segment(
+    directory: Path,
+    modality: str,
+    count: int,
+    *,
+    entries: tuple[RecordEntry, ...] | None = None,
+) -> Segment:
+    """Loads a segment and checks its three files agree with each other and the manifest.
+
+    `entries`, when the caller just wrote the segment from them, saves parsing records.jsonl
+    (seconds, and millions of objects, for a large partition); otherwise it is read.
+    """
     dimension = DIMENSIONS[modality]
-    entries = _load_entries(directory / RECORDS_FILE)
+    if entries is None:
+        entries = _load_entries(directory / RECORDS_FILE)
     if len(entries) != count:
         raise GalleryError(f"{directory}: {len(entries)} records, manifest says {count}")
     try:

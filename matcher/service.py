@@ -25,6 +25,7 @@ from matcher.wire import (
     partition_to_proto,
     provenance_from_proto,
     provenance_to_proto,
+    purge_status_to_proto,
     template_from_proto,
 )
 
@@ -81,6 +82,10 @@ class MatcherService:
         """Expunges a record; never returned again once this returns."""
         return _translate(context, lambda: self._remove(request))
 
+    def GetPurgeStatus(self, request: Any, context: Any) -> Any:  # noqa: N802
+        """Which rebuild deleted a removal's template from disk, for the audit log."""
+        return _translate(context, lambda: self._purge_status(request))
+
     def ListPartitions(self, request: Any, context: Any) -> Any:  # noqa: N802
         """The partitions holding live records, for the policy's Identify resource."""
         return _translate(context, self._list_partitions)
@@ -129,6 +134,9 @@ class MatcherService:
         seq = self._gallery.add(record)
         self._after_mutation()
         return matcher_pb2.AddResponse(journal_seq=seq)
+
+    def _purge_status(self, request: Any) -> Any:
+        return purge_status_to_proto(self._gallery.purge_status(int(request.journal_seq)))
 
     def _remove(self, request: Any) -> Any:
         removal = self._gallery.remove(check_record_id("record_id", request.record_id))

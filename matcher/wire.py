@@ -16,6 +16,7 @@ import numpy as np
 from biometric.matcher.v1 import matcher_pb2
 
 from matcher.errors import InvalidInputError
+from matcher.gallery import PurgeStatus
 from matcher.records import MatchResult, PartitionSummary, RecordProvenance, SearchFilters
 from matcher.templates import FACE, FINGERPRINT
 
@@ -130,3 +131,15 @@ def partition_to_proto(partition: PartitionSummary) -> Any:
         origin_jurisdiction=partition.origin_jurisdiction,
         record_count=partition.record_count,
     )
+
+
+def purge_status_to_proto(status: PurgeStatus) -> Any:
+    """The GetPurgeStatusResponse of a purge status."""
+    message = matcher_pb2.GetPurgeStatusResponse(
+        purged=status.purged,
+        generation=status.generation or 0,
+        live_generation=status.live_generation,
+    )
+    if status.purged_at is not None:
+        message.purged_at.FromDatetime(status.purged_at)
+    return message

@@ -27,7 +27,7 @@ test_consent_never_withdrawn_holds if {
 }
 
 test_consent_withdrawn_in_the_past_does_not_hold if {
-	record := object.union(f.oregon_record, {"consent_withdrawn_at": "2025-01-01T00:00:00Z"})
+	record := object.union(f.oregon_record, {"consent_withdrawn_at": f.days_ago(516)})
 	not consent.not_withdrawn(record) with input as f.criminal_identify
 }
 
@@ -37,6 +37,6 @@ test_consent_withdrawn_exactly_now_does_not_hold if {
 }
 
 test_withdrawal_taking_effect_later_still_holds if {
-	record := object.union(f.oregon_record, {"consent_withdrawn_at": "2026-12-31T00:00:00Z"})
+	record := object.union(f.oregon_record, {"consent_withdrawn_at": f.days_from_now(213)})
 	consent.not_withdrawn(record) with input as f.criminal_identify
 }

@@ -13,6 +13,7 @@ import data.broker.consent
 import data.broker.enrolment
 import data.broker.jurisdictions
 import data.broker.minimisation
+import data.broker.offences
 import data.broker.purposes
 import data.broker.retention
 import data.broker.scope
@@ -23,13 +24,15 @@ decision := {"allow": true, "reasons": allow_reasons, "obligations": obligations
 
 default allow := false
 
-# allow: the caller is who our data says, the purpose permits this request, the filters
-# minimise without discriminating, the operation's own checks pass, and the obligations
-# could be computed in full.
+# allow: the caller is who our data says, the purpose permits this request, the offence
+# (if any) is known, the filters and sort keys minimise without discriminating, the
+# operation's own checks pass, and the obligations could be computed in full.
 allow if {
 	agencies.subject_verified
 	purposes.request_permitted
+	offences.offence_valid
 	minimisation.filters_permitted
+	minimisation.sort_permitted
 	operation_checks_pass
 	is_object(obligations)
 }
@@ -60,7 +63,7 @@ operation_checks_pass if input.request.operation == "expunge"
 
 # --- Obligations on an allow ---
 
-obligations := object.union(search_obligations, retention_obligation) if {
+obligations := object.union_n([search_obligations, retention_obligation, shared_results_obligation]) if {
 	input.request.operation in purposes.search_operations
 }
 
@@ -70,11 +73,11 @@ obligations := {"exclude_origins": [], "human_review_required": false} if {
 }
 
 # The tightest of every applicable limit: the request's own, the purpose's, and every
-# agreement that opens a border for this query. If the purpose lacks a cap, a floor or a
-# consent scope, the obligations are undefined and the request is denied.
+# agreement that opens something for this query. If the purpose lacks a cap, a floor for
+# the modality or a consent scope, the obligations are undefined and the request is denied.
 search_obligations := {
 	"max_results": min(({purposes.purpose.max_results} | requested_cap) | agreement_caps),
-	"min_score": max({purposes.purpose.min_score} | agreement_floors),
+	"min_score": max({purposes.min_score} | agreement_floors),
 	"exclude_origins": sort(scope.excluded_origins),
 	"required_consent_scope": consent.required_scope,
 	"human_review_required": human_review_required,
@@ -84,7 +87,7 @@ requested_cap := {input.request.max_results} if minimisation.max_results_valid e
 
 agreement_caps := {data.agreements[id].max_results | some id in scope.applicable_agreements}
 
-agreement_floors := {data.agreements[id].min_score | some id in scope.applicable_agreements}
+agreement_floors := {data.agreements[id].min_score[input.request.modality] | some id in scope.applicable_agreements}
 
 default human_review_required := false
 
@@ -108,6 +111,13 @@ retention_obligation := {"not_captured_before": clock.rfc3339(oldest)} if {
 	oldest := clock.now_ns - (max(limits) * clock.day_ns)
 } else := {}
 
+# results_retain_until: results shared under an agreement may be kept only as long as the
+# strictest of those agreements allows, counted from now.
+shared_results_obligation := {"results_retain_until": clock.rfc3339(clock.now_ns + (min(days) * clock.day_ns))} if {
+	days := {data.agreements[id].shared_results_retention_days | some id in scope.applicable_agreements}
+	count(days) > 0
+} else := {}
+
 # --- Reasons ---
 
 allow_reasons := [reason | some reason in allow_reason_set]
@@ -123,9 +133,12 @@ allow_reason_set contains {
 
 allow_reason_set contains {
 	"code": "allowed_by_agreement",
-	"message": sprintf("%v agreement %v", [data.agreements[id].name, id]),
+	"message": sprintf("%v: %v, between %v, in force until %v", [
+		id, agreement.name, concat(" and ", agreement.parties), agreement.in_force_until,
+	]),
 } if {
 	some id in scope.applicable_agreements
+	agreement := data.agreements[id]
 }
 
 allow_reason_set contains exclusion if {
@@ -133,10 +146,23 @@ allow_reason_set contains exclusion if {
 	some exclusion in scope.exclusions
 }
 
+# The decision says which retention limit applies to each origin it searches.
+allow_reason_set contains {
+	"code": "retention_limit",
+	"message": sprintf("%v %v records: %v", [
+		origin, input.request.modality,
+		retention.limit_explained(jurisdictions.chain(origin), input.request.modality),
+	]),
+} if {
+	input.request.operation in purposes.search_operations
+	some origin in scope.searchable_origins
+}
+
 # Every check's explanation, from every module.
 violations := union({
 	agencies.violations,
 	purposes.violations,
+	offences.violations,
 	minimisation.violations,
 	scope.violations,
 	enrolment.violations,

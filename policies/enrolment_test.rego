@@ -60,7 +60,7 @@ test_unknown_consent_scope_denied if {
 }
 
 test_capture_in_the_future_denied if {
-	doc := f.enroll(f.fusion_records_officer, object.union(f.oregon_record, {"captured_at": "2026-06-02T00:00:00Z"}))
+	doc := f.enroll(f.fusion_records_officer, object.union(f.oregon_record, {"captured_at": f.days_from_now(1)}))
 	not enrolment.record_admissible with input as doc
 	codes(doc) == {"captured_in_future"}
 }

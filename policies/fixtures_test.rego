@@ -2,11 +2,26 @@
 # Only loaded when testing; it defines no tests itself.
 package broker.fixtures_test
 
-now := "2026-06-01T12:00:00Z"
+import data.broker.clock
+
+# The moment every fixture is relative to. `broker policy test --now T` sets
+# data.test_clock.now to T, so the whole suite runs as of T: a test that fails then depends
+# on something that will have changed by T (an agreement that expires, a record past its
+# retention limit).
+default now := "2026-06-01T12:00:00Z"
+
+now := data.test_clock.now
+
+now_ns := time.parse_rfc3339_ns(now)
+
+# days_ago(n), days_from_now(n): instants n days of 86,400 seconds before or after now.
+days_ago(n) := clock.rfc3339(now_ns - (n * clock.day_ns))
+
+days_from_now(n) := clock.rfc3339(now_ns + (n * clock.day_ns))
 
 context := {"now": now, "broker_id": "broker-test", "policy_revision": "test"}
 
-all_origins := ["US", "US-OR", "US-OR-RIVERTON", "CL"]
+all_origins := ["US", "US-OR", "US-OR-RIVERTON", "US-WA", "CL"]
 
 partitions := [{"origin_jurisdiction": origin, "modality": modality} |
 	some origin in all_origins
@@ -28,6 +43,11 @@ hsi_officer := {
 pdi_investigator := {
 	"agency": "cl-pdi", "officer": "pdi-detective-2", "roles": ["investigator"],
 	"country": "CL", "jurisdiction": "CL",
+}
+
+dol_records_officer := {
+	"agency": "wa-dol", "officer": "dol-records-4", "roles": ["records_officer"],
+	"country": "US", "jurisdiction": "US-WA",
 }
 
 fusion_records_officer := {
@@ -113,6 +133,9 @@ with_subject(doc, changes) := object.union(doc, {"subject": changes})
 
 with_now(doc, moment) := object.union(doc, {"context": {"now": moment}})
 
+# with_offence(doc, code): doc naming the offence under investigation.
+with_offence(doc, code) := with_request(doc, {"offence": code})
+
 # --- Records (provenance as the matcher stores it) ---
 
 all_scopes := ["criminal_investigation", "immigration_enforcement", "missing_person"]
@@ -122,8 +145,8 @@ riverton_record := {
 	"source_agency": "riverton-pd",
 	"lineage": ["riverton-pd"],
 	"consent_scopes": all_scopes,
-	"captured_at": "2024-01-10T09:00:00Z",
-	"retain_until": "2034-01-10T09:00:00Z",
+	"captured_at": days_ago(870),
+	"retain_until": days_from_now(2780),
 }
 
 # The intermediary case: the state fusion centre copied a Riverton record...
@@ -140,8 +163,8 @@ oregon_record := {
 	"source_agency": "or-fusion",
 	"lineage": ["or-fusion"],
 	"consent_scopes": all_scopes,
-	"captured_at": "2023-03-01T00:00:00Z",
-	"retain_until": "2033-03-01T00:00:00Z",
+	"captured_at": days_ago(1188),
+	"retain_until": days_from_now(2464),
 }
 
 federal_record := {
@@ -149,8 +172,18 @@ federal_record := {
 	"source_agency": "us-fbi",
 	"lineage": ["us-fbi"],
 	"consent_scopes": all_scopes,
-	"captured_at": "2022-05-05T00:00:00Z",
-	"retain_until": "2032-05-05T00:00:00Z",
+	"captured_at": days_ago(1488),
+	"retain_until": days_from_now(2164),
+}
+
+# A Washington driver-licence photo: outside agencies reach it only under an agreement.
+licence_photo := {
+	"origin_jurisdiction": "US-WA",
+	"source_agency": "wa-dol",
+	"lineage": ["wa-dol"],
+	"consent_scopes": all_scopes,
+	"captured_at": days_ago(400),
+	"retain_until": days_from_now(3000),
 }
 
 chile_record := {
@@ -158,8 +191,8 @@ chile_record := {
 	"source_agency": "cl-pdi",
 	"lineage": ["cl-pdi"],
 	"consent_scopes": all_scopes,
-	"captured_at": "2021-07-07T00:00:00Z",
-	"retain_until": "2031-07-07T00:00:00Z",
+	"captured_at": days_ago(1790),
+	"retain_until": days_from_now(1862),
 }
 
 candidate(id, score, provenance) := {"record_id": id, "score": score, "provenance": provenance}

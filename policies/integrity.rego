@@ -48,10 +48,35 @@ errors contains sprintf("purposes.%v.consent_scope: %v is not a known consent sc
 	"consent_scope" in object.keys(info)
 }
 
+errors contains sprintf("purposes.%v.legal_bases: %v is not a known legal basis", [p, basis]) if {
+	some p, info in data.purposes
+	some basis in info.legal_bases
+	not data.legal_bases[basis]
+}
+
+errors contains sprintf("purposes.%v.identify_allowed: %v, but its operations are %v", [p, info.identify_allowed, info.operations]) if {
+	some p, info in data.purposes
+	info.identify_allowed != ("identify" in info.operations)
+}
+
 errors contains sprintf("agreements.%v.parties: %v is not the country of any known jurisdiction", [id, party]) if {
 	some id, agreement in data.agreements
+	agreement.between == "countries"
 	some party in agreement.parties
 	not party in {info.country | some info in data.jurisdictions}
+}
+
+errors contains sprintf("agreements.%v.parties: %v is not a known agency", [id, party]) if {
+	some id, agreement in data.agreements
+	agreement.between == "agencies"
+	some party in agreement.parties
+	not data.agencies[party]
+}
+
+errors contains sprintf("agreements.%v.min_score: no floor for %v, which it covers", [id, modality]) if {
+	some id, agreement in data.agreements
+	some modality in agreement.modalities
+	not agreement.min_score[modality]
 }
 
 errors contains sprintf("agreements.%v.purposes: %v is not a known purpose", [id, purpose]) if {

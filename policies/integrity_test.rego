@@ -61,3 +61,25 @@ test_retention_for_unknown_jurisdiction_is_an_error if {
 	some message in integrity.errors with data.retention.by_jurisdiction.ATLANTIS as {"days": {"face": 1}, "source": "x"}
 	contains(message, "retention.by_jurisdiction.ATLANTIS")
 }
+
+test_unknown_legal_basis_of_a_purpose_is_an_error if {
+	some message in integrity.errors with data.purposes.enrolment.legal_bases as ["statute", "divine_right"]
+	message == "purposes.enrolment.legal_bases: divine_right is not a known legal basis"
+}
+
+test_identify_allowed_disagreeing_with_operations_is_an_error if {
+	some message in integrity.errors with data.purposes.identity_confirmation.identify_allowed as true
+	message == `purposes.identity_confirmation.identify_allowed: true, but its operations are ["verify"]`
+	some other in integrity.errors with data.purposes.missing_person.identify_allowed as false
+	contains(other, "purposes.missing_person.identify_allowed: false")
+}
+
+test_agreement_between_agencies_with_unknown_party_is_an_error if {
+	some message in integrity.errors with data.agreements["fbi-wa-dol-mou"].parties as ["us-fbi", "wa-dmv"]
+	message == "agreements.fbi-wa-dol-mou.parties: wa-dmv is not a known agency"
+}
+
+test_agreement_without_a_floor_for_a_modality_it_covers_is_an_error if {
+	some message in integrity.errors with data.agreements["us-cl-pcsc"].modalities as ["fingerprint", "face"]
+	message == "agreements.us-cl-pcsc.min_score: no floor for face, which it covers"
+}

@@ -1,5 +1,5 @@
 # Data minimisation (data.filters): a search asks for no more than it needs, and never
-# narrows a search by a protected attribute.
+# narrows or orders a search by a protected attribute.
 package broker.minimisation
 
 import data.broker.purposes
@@ -17,6 +17,19 @@ filters_permitted if {
 	every key, value in filters {
 		data.filters.allowed[key]
 		purposes.non_empty_string(value)
+	}
+}
+
+# The keys the request asks candidates to be ordered by; none means by score.
+sort_by := object.get(input.request, "sort_by", [])
+
+sort_entries := sort_by if is_array(sort_by) else := []
+
+# sort_permitted: every sort key is listed in data.filters.sort_keys.
+sort_permitted if {
+	is_array(sort_by)
+	every key in sort_by {
+		data.filters.sort_keys[key]
 	}
 }
 
@@ -64,6 +77,30 @@ violations contains {
 	"message": "filters must be an object of key to value",
 } if {
 	not is_object(filters)
+}
+
+violations contains {
+	"code": "protected_attribute_sort",
+	"message": sprintf("ordering candidates by the protected attribute %v is not allowed", [key]),
+} if {
+	some key in sort_entries
+	protected(key)
+}
+
+violations contains {
+	"code": "unsupported_sort",
+	"message": sprintf("sort key %v is not supported; candidates are ordered by %v", [key, concat(", ", object.keys(data.filters.sort_keys))]),
+} if {
+	some key in sort_entries
+	not data.filters.sort_keys[key]
+	not protected(key)
+}
+
+violations contains {
+	"code": "invalid_sort",
+	"message": "sort_by must be a list of keys",
+} if {
+	not is_array(sort_by)
 }
 
 violations contains {

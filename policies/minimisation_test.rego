@@ -68,3 +68,34 @@ test_missing_max_results_denied_for_identify_only if {
 	"invalid_max_results" in codes(minimisation.violations) with input as json.remove(f.criminal_identify, ["request/max_results"])
 	count(minimisation.violations) == 0 with input as f.verify(f.fbi_investigator, "criminal_investigation", "warrant", "face")
 }
+
+# --- Sort keys ---
+
+with_sort(keys) := f.with_request(f.criminal_identify, {"sort_by": keys})
+
+test_no_sort_keys_permitted if {
+	minimisation.sort_permitted with input as f.criminal_identify
+	minimisation.sort_permitted with input as with_sort([])
+}
+
+test_sort_by_score_permitted if {
+	minimisation.sort_permitted with input as with_sort(["score"])
+}
+
+test_sort_by_protected_attribute_denied if {
+	every attribute in ["race", "ethnicity", "religion", "national_origin", "sex", "sexual_orientation", "gender_identity", "Religion"] {
+		not minimisation.sort_permitted with input as with_sort(["score", attribute])
+		codes(minimisation.violations) == {"protected_attribute_sort"} with input as with_sort(["score", attribute])
+	}
+}
+
+test_unsupported_sort_key_denied if {
+	not minimisation.sort_permitted with input as with_sort(["captured_at"])
+	codes(minimisation.violations) == {"unsupported_sort"} with input as with_sort(["captured_at"])
+	not minimisation.sort_permitted with input as with_sort([7])
+}
+
+test_sort_by_not_a_list_denied if {
+	not minimisation.sort_permitted with input as with_sort("score")
+	codes(minimisation.violations) == {"invalid_sort"} with input as with_sort("score")
+}

@@ -12,6 +12,7 @@ package broker
 import data.broker.agreements
 import data.broker.consent
 import data.broker.jurisdictions
+import data.broker.outside_access
 import data.broker.provenance
 import data.broker.retention
 
@@ -32,6 +33,7 @@ releasable(c) if {
 	provenance.permits_purpose(p, input.request.purpose)
 	origin_not_excluded(p)
 	borders_crossed_under_agreement(p)
+	outside_access.admitted(provenance.chain(p))
 	meets_min_score(c)
 }
 
@@ -168,6 +170,18 @@ withheld_because[c.record_id] contains {
 	provenance.chain_known(c.provenance)
 	some country in provenance.countries(c.provenance)
 	not country_open(country)
+}
+
+withheld_because[c.record_id] contains {
+	"code": "no_agency_agreement",
+	"message": sprintf("%v admits agencies from outside only under an agreement in force between %v and an agency based there covering %v, %v, %v", [
+		gate, input.subject.agency,
+		input.request.purpose, input.request.modality, input.request.operation,
+	]),
+} if {
+	some c in input.candidates
+	provenance.chain_known(c.provenance)
+	some gate in outside_access.closed(provenance.chain(c.provenance))
 }
 
 withheld_because[c.record_id] contains {

@@ -69,38 +69,38 @@ test_copies_released_for_a_criminal_investigation if {
 
 test_expired_retention_withheld if {
 	# A Riverton face captured six years ago: past Riverton's five-year limit.
-	old := object.union(f.riverton_record, {"captured_at": "2020-05-01T00:00:00Z"})
+	old := object.union(f.riverton_record, {"captured_at": f.days_ago(2200)})
 	doc := f.release_input(f.criminal_identify, [f.candidate("rec-old", 0.9, old)])
 	f.withheld_codes(release(doc), "rec-old") == ["retention_expired"]
-	explained(doc)["rec-old"] == [{"code": "retention_expired", "message": "captured 2020-05-01T00:00:00Z; face records are kept 1825 days (limit set by US-OR-RIVERTON)"}]
+	explained(doc)["rec-old"] == [{"code": "retention_expired", "message": sprintf("captured %v; face records are kept 1825 days (limit set by US-OR-RIVERTON)", [f.days_ago(2200)])}]
 }
 
 test_relabelled_copy_keeps_the_origins_retention_limit if {
-	old := object.union(f.relabelled_fusion_copy, {"captured_at": "2020-05-01T00:00:00Z"})
+	old := object.union(f.relabelled_fusion_copy, {"captured_at": f.days_ago(2200)})
 	doc := f.release_input(f.criminal_identify, [f.candidate("rec-old", 0.9, old)])
 	f.withheld_codes(release(doc), "rec-old") == ["retention_expired"]
 }
 
 test_same_age_record_of_oregon_released if {
-	old := object.union(f.oregon_record, {"captured_at": "2020-05-01T00:00:00Z"})
+	old := object.union(f.oregon_record, {"captured_at": f.days_ago(2200)})
 	release(f.release_input(f.criminal_identify, [f.candidate("rec-old", 0.9, old)])).released == ["rec-old"]
 }
 
 test_retain_until_passed_withheld if {
-	stale := object.union(f.oregon_record, {"retain_until": "2026-05-31T00:00:00Z"})
+	stale := object.union(f.oregon_record, {"retain_until": f.days_ago(1)})
 	doc := f.release_input(f.criminal_identify, [f.candidate("rec-stale", 0.9, stale)])
 	f.withheld_codes(release(doc), "rec-stale") == ["retention_expired"]
-	explained(doc)["rec-stale"] == [{"code": "retention_expired", "message": "retain_until 2026-05-31T00:00:00Z has passed"}]
+	explained(doc)["rec-stale"] == [{"code": "retention_expired", "message": sprintf("retain_until %v has passed", [f.days_ago(1)])}]
 }
 
 test_withdrawn_consent_withheld if {
-	withdrawn := object.union(f.oregon_record, {"consent_withdrawn_at": "2026-01-15T00:00:00Z"})
+	withdrawn := object.union(f.oregon_record, {"consent_withdrawn_at": f.days_ago(137)})
 	doc := f.release_input(f.criminal_identify, [f.candidate("rec-withdrawn", 0.9, withdrawn)])
 	f.withheld_codes(release(doc), "rec-withdrawn") == ["consent_withdrawn"]
 }
 
 test_consent_withdrawn_only_later_still_released if {
-	later := object.union(f.oregon_record, {"consent_withdrawn_at": "2027-01-15T00:00:00Z"})
+	later := object.union(f.oregon_record, {"consent_withdrawn_at": f.days_from_now(228)})
 	release(f.release_input(f.criminal_identify, [f.candidate("rec", 0.9, later)])).released == ["rec"]
 }
 
@@ -142,7 +142,7 @@ test_cross_border_record_released_under_agreement if {
 	doc := f.release_input(f.chile_fingerprint_identify, [
 		f.candidate("rec-federal", 0.8, f.federal_record),
 		f.candidate("rec-chile", 0.7, f.chile_record),
-		f.candidate("rec-low", 0.55, f.federal_record),
+		f.candidate("rec-low", 0.49, f.federal_record),
 	])
 	r := release(doc)
 	r.released == ["rec-federal", "rec-chile"]
@@ -157,14 +157,39 @@ test_record_laundered_across_the_border_withheld if {
 	f.withheld_codes(release(doc), "rec-copied") == ["no_agreement"]
 }
 
+# --- Jurisdictions that admit outside agencies only by agreement ---
+
+test_licence_photo_withheld_from_an_agency_without_agreement if {
+	# The photo reached a search it should not have (say, a misrouted partition).
+	doc := f.release_input(f.criminal_identify, [f.candidate("rec-licence", 0.9, f.licence_photo)])
+	f.withheld_codes(release(doc), "rec-licence") == ["no_agency_agreement", "origin_excluded"]
+	some reason in explained(doc)["rec-licence"]
+	reason == {"code": "no_agency_agreement", "message": "US-WA admits agencies from outside only under an agreement in force between us-fbi and an agency based there covering criminal_investigation, face, identify"}
+}
+
+test_licence_photo_released_to_the_fbi_for_a_felony if {
+	doc := f.release_input(f.with_offence(f.criminal_identify, "armed_robbery"), [f.candidate("rec-licence", 0.9, f.licence_photo)])
+	release(doc).released == ["rec-licence"]
+}
+
+# Restrictions travel with the record: a licence photo copied by the fusion centre and
+# relabelled as an Oregon record still needs the agreement.
+test_relabelled_licence_photo_still_needs_the_agreement if {
+	copied := object.union(f.licence_photo, {"origin_jurisdiction": "US-OR", "source_agency": "or-fusion", "lineage": ["wa-dol", "or-fusion"]})
+	doc := f.release_input(f.criminal_identify, [f.candidate("rec-copy", 0.9, copied)])
+	f.withheld_codes(release(doc), "rec-copy") == ["no_agency_agreement"]
+	felony := f.release_input(f.with_offence(f.criminal_identify, "armed_robbery"), [f.candidate("rec-copy", 0.9, copied)])
+	release(felony).released == ["rec-copy"]
+}
+
 test_below_min_score_withheld if {
-	doc := f.release_input(f.criminal_identify, [f.candidate("rec", 0.49, f.oregon_record)])
+	doc := f.release_input(f.criminal_identify, [f.candidate("rec", 0.44, f.oregon_record)])
 	f.withheld_codes(release(doc), "rec") == ["below_min_score"]
-	release(f.release_input(f.criminal_identify, [f.candidate("rec", 0.5, f.oregon_record)])).released == ["rec"]
+	release(f.release_input(f.criminal_identify, [f.candidate("rec", 0.45, f.oregon_record)])).released == ["rec"]
 }
 
 test_several_failures_give_several_reasons if {
-	bad := object.union(f.riverton_record, {"consent_scopes": [], "retain_until": "2025-01-01T00:00:00Z"})
+	bad := object.union(f.riverton_record, {"consent_scopes": [], "retain_until": f.days_ago(516)})
 	doc := f.release_input(f.immigration_identify, [f.candidate("rec-bad", 0.1, bad)])
 	f.withheld_codes(release(doc), "rec-bad") == [
 		"below_min_score", "consent_scope_missing", "jurisdiction_forbids_purpose",

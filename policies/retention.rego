@@ -22,6 +22,16 @@ limit_source(js, modality) := sort({j |
 	data.retention.by_jurisdiction[j].days[modality]
 } else := ["default"]
 
+# limit_explained(js, modality): the limit that applies and the rule that sets it, in words.
+limit_explained(js, modality) := sprintf("%v days from capture (%v)", [
+	limit_days(js, modality),
+	concat("; ", [source_text(source) | some source in limit_source(js, modality)]),
+])
+
+source_text("default") := data.retention.default_source
+
+source_text(j) := sprintf("%v: %v", [j, data.retention.by_jurisdiction[j].source])
+
 # within_limit(captured_at, js, modality): captured less than the limit ago.
 within_limit(captured_at, js, modality) if {
 	captured := time.parse_rfc3339_ns(captured_at)

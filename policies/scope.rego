@@ -2,12 +2,15 @@
 #
 # An origin is searchable only when all of these hold: it is a known jurisdiction; neither
 # it nor any ancestor forbids the purpose; the request targets it (or targets nothing in
-# particular); and it is domestic, or an agreement in force covers this request across the
-# border. Every other origin goes into the obligation exclude_origins.
+# particular); it is domestic, or an agreement between countries in force covers this
+# request across the border; and every jurisdiction in its chain that admits outside
+# agencies only by agreement admits the caller under one. Every other origin goes into the
+# obligation exclude_origins.
 package broker.scope
 
 import data.broker.agreements
 import data.broker.jurisdictions
+import data.broker.outside_access
 
 # origins_in_scope: identify reaches the partitions of the requested modality that exist;
 # verify may meet a record of any known origin.
@@ -30,12 +33,18 @@ targeted(origin) if origin in target_origins
 
 domestic(origin) if jurisdictions.country_of(origin) == input.subject.country
 
-# agreements_reaching(origin): the agreements that open the border to this origin.
+# agreements_reaching(origin): the agreements between countries that open the border to
+# this origin.
 agreements_reaching(origin) := agreements.covering(input.subject.country, jurisdictions.country_of(origin))
 
-reachable(origin) if domestic(origin)
+border_open(origin) if domestic(origin)
 
-reachable(origin) if count(agreements_reaching(origin)) > 0
+border_open(origin) if count(agreements_reaching(origin)) > 0
+
+reachable(origin) if {
+	border_open(origin)
+	outside_access.admitted(jurisdictions.chain(origin))
+}
 
 searchable(origin) if {
 	jurisdictions.permits_purpose(origin, input.request.purpose)
@@ -47,12 +56,20 @@ searchable_origins := {o | some o in origins_in_scope; searchable(o)}
 
 excluded_origins := origins_in_scope - searchable_origins
 
-# applicable_agreements: the agreements that open a searched origin. Their limits bind the
-# whole query.
-applicable_agreements := {id |
+# applicable_agreements: the agreements that open a searched origin, across a border or
+# through a jurisdiction's gate. Their limits bind the whole query.
+applicable_agreements := border_agreements | gate_agreements
+
+border_agreements := {id |
 	some origin in searchable_origins
 	not domestic(origin)
 	some id in agreements_reaching(origin)
+}
+
+gate_agreements := {id |
+	some origin in searchable_origins
+	some gate in outside_access.gates(jurisdictions.chain(origin))
+	some id in outside_access.opening(gate)
 }
 
 # Why each excluded origin is excluded (reasons on an allow, or on a denial of everything).
@@ -93,8 +110,28 @@ exclusions contains {
 } if {
 	some origin in excluded_origins
 	jurisdictions.known(origin)
-	not reachable(origin)
+	not border_open(origin)
 }
+
+exclusions contains {
+	"code": "origin_excluded",
+	"message": sprintf(
+		"%v: %v admits agencies from outside only under an agreement in force between %v and an agency based there covering %v, %v, %v%v",
+		[
+			origin, gate, input.subject.agency,
+			input.request.purpose, input.request.modality, input.request.operation,
+			offence_clause,
+		],
+	),
+} if {
+	some origin in excluded_origins
+	jurisdictions.known(origin)
+	some gate in outside_access.closed(jurisdictions.chain(origin))
+}
+
+offence_clause := sprintf(" and offence %v", [input.request.offence]) if {
+	object.get(input.request, "offence", "") != ""
+} else := " (no offence named)"
 
 violations contains {
 	"code": "no_searchable_partition",

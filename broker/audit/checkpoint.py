@@ -17,7 +17,13 @@ from broker.audit.note import NoteVerifier, open_note, sign_note
 from broker.errors import VerificationError
 from broker.keys import SigningKey, VerifyingKey
 
-__all__ = ["Checkpoint", "parse_and_verify_checkpoint", "sign_checkpoint", "valid_origin"]
+__all__ = [
+    "Checkpoint",
+    "SignedCheckpoint",
+    "parse_and_verify_checkpoint",
+    "sign_checkpoint",
+    "valid_origin",
+]
 
 # A schema-less URL (tlog-checkpoint recommends one). The first character is never '{', so a
 # checkpoint body can never be mistaken for a signed JSON audit entry under the same key.
@@ -69,6 +75,22 @@ class Checkpoint:
         if base64.b64encode(root).decode("ascii") != encoded:
             raise VerificationError("checkpoint: root hash is not canonical base64")
         return cls(origin, int(size), root, tuple(extensions))
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A verified tree head and the exact signed note it came from (what a proof embeds)."""
+
+    checkpoint: Checkpoint
+    text: str
+
+    @property
+    def size(self) -> int:
+        return self.checkpoint.size
+
+    @property
+    def root(self) -> bytes:
+        return self.checkpoint.root
 
 
 def sign_checkpoint(checkpoint: Checkpoint, key: SigningKey, *, key_name: str | None = None) -> str:

@@ -23,7 +23,8 @@ from broker.rfc3339 import format_utc, parse
 __all__ = ["GENESIS_PREV", "KINDS", "MAX_LINE_BYTES", "Entry", "SignedEntry"]
 
 GENESIS_PREV = "0" * 64
-KINDS = frozenset({"decision", "outcome", "policy", "key", "recovery"})
+# "shadow": a candidate policy's divergence from the active one (broker/policy/shadow.py).
+KINDS = frozenset({"decision", "outcome", "policy", "key", "recovery", "shadow"})
 # An entry holds a receipt and hashed record ids, a few KiB; the cap bounds memory when
 # reading a hostile or corrupt log.
 MAX_LINE_BYTES = 1024 * 1024

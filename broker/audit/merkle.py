@@ -14,6 +14,7 @@ from broker.errors import VerificationError
 __all__ = [
     "EMPTY_ROOT",
     "MerkleAccumulator",
+    "MerkleTree",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
@@ -102,6 +103,110 @@ class MerkleAccumulator:
         return other
 
 
+class MerkleTree:
+    """Every node of an append-only tree, so a root or proof at any size costs O(log² n)
+    hashes instead of rehashing all n leaves (the functions below are the O(n) reference).
+
+    Level h holds the hashes of the complete subtrees of 2^h leaves, 32 bytes each in one
+    bytearray: about 64 bytes per leaf in all. Not thread-safe; its owner locks.
+    """
+
+    __slots__ = ("_levels", "_size")
+
+    def __init__(self) -> None:
+        self._levels: list[bytearray] = [bytearray()]
+        self._size = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def append(self, leaf: bytes) -> None:
+        """Adds a leaf hash (already `leaf_hash`ed) and every subtree it completes."""
+        if len(leaf) != HASH_SIZE:
+            raise ValueError("a leaf hash is 32 bytes")
+        self._levels[0] += leaf
+        node, index, level = leaf, self._size, 0
+        while index & 1:
+            node = node_hash(self._node(level, index - 1), node)
+            level += 1
+            index >>= 1
+            if level == len(self._levels):
+                self._levels.append(bytearray())
+            self._levels[level] += node
+        self._size += 1
+
+    def leaf(self, index: int) -> bytes:
+        self._check_size(index + 1)
+        return self._node(0, index)
+
+    def root(self, size: int | None = None) -> bytes:
+        """MTH of the first `size` leaves (default: all)."""
+        size = self._size if size is None else size
+        self._check_size(size)
+        return EMPTY_ROOT if size == 0 else self._range(0, size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(index, D[0:size]) of RFC 6962 section 2.1.1, leaf's sibling first."""
+        size = self._size if size is None else size
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValueError(f"leaf index {index} outside a tree of size {size}")
+        path = []
+        start, end = 0, size
+        while end - start > 1:  # descend from the root; the recursion's last element first
+            k = _split(end - start)
+            if index < start + k:
+                path.append(self._range(start + k, end))
+                end = start + k
+            else:
+                path.append(self._range(start, start + k))
+                start += k
+        return path[::-1]
+
+    def consistency_proof(self, old_size: int, size: int | None = None) -> list[bytes]:
+        """PROOF(old_size, D[0:size]) of RFC 6962 section 2.1.2."""
+        size = self._size if size is None else size
+        self._check_size(size)
+        if not 0 <= old_size <= size:
+            raise ValueError(f"old size {old_size} outside a tree of size {size}")
+        if old_size in (0, size):
+            return []
+        path = []
+        start, end, m, complete = 0, size, old_size, True
+        while end - start != m:  # SUBPROOF(m, D[start:end], complete), top level first
+            k = _split(end - start)
+            if m <= k:
+                path.append(self._range(start + k, end))
+                end = start + k
+            else:
+                path.append(self._range(start, start + k))
+                start += k
+                m -= k
+                complete = False
+        if not complete:
+            path.append(self._range(start, end))
+        return path[::-1]
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self._size:
+            raise ValueError(f"tree size {size} outside a tree of {self._size} leaves")
+
+    def _node(self, level: int, index: int) -> bytes:
+        start = index * HASH_SIZE
+        return bytes(self._levels[level][start : start + HASH_SIZE])
+
+    def _range(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) for the ranges RFC 6962's recursion visits: a complete subtree
+        is stored (those ranges are always aligned to their size), the rest is split."""
+        n = end - start
+        if n & (n - 1) == 0:
+            level = n.bit_length() - 1
+            return self._node(level, start >> level)
+        k = _split(n)
+        return node_hash(self._range(start, start + k), self._range(start + k, end))
+
+
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(m, D[n]) of RFC 6962 section 2.1.1: the audit path of leaf `index`."""
     n = len(leaf_hashes)
@@ -188,8 +293,8 @@ def verify_consistency(
             raise VerificationError("consistency: equal sizes need equal roots and no proof")
         return
     if old_size == 0:
-        if proof:
-            raise VerificationError("consistency: from the empty tree the proof is empty")
+        if proof or old_root != EMPTY_ROOT:
+            raise VerificationError("consistency: the empty tree has the empty root, no proof")
         return
     if not proof:
         raise VerificationError("consistency: proof is empty")

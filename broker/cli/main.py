@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from broker.cli import audit, demo, keys, policy, serve
+from broker.cli import audit, certs, demo, keys, policy, receipt, serve
 
-COMMAND_GROUPS = (serve, demo, policy, audit, keys)
+COMMAND_GROUPS = (serve, demo, policy, audit, keys, certs, receipt)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,8 +47,12 @@ class PolicyBundle:
     revision: str
 
     @classmethod
-    def load(cls, directory: Path) -> PolicyBundle:
-        """Reads, validates and compiles a bundle. Any fault: PolicyLoadError naming the file."""
+    def load(cls, directory: Path, *, compile_now: bool = True) -> PolicyBundle:
+        """Reads, validates and compiles a bundle. Any fault: PolicyLoadError naming the file.
+
+        Every data document needs its schema. `compile_now=False` leaves compiling (and the
+        integrity rules, which evaluate Rego) to an engine the caller can bound in time: the
+        broker compiles in a worker process it can kill (broker/policy/pool.py)."""
         files = _read_files(directory)
         modules: dict[str, str] = {}
         test_modules: dict[str, str] = {}
@@ -68,24 +72,42 @@ class PolicyBundle:
         data = {stem: _parse_json(f"{stem}{DATA_SUFFIX}", raw) for stem, raw in documents.items()}
         for stem, raw in schemas.items():
             _validate(stem, _parse_json(f"{stem}{SCHEMA_SUFFIX}", raw), data)
-        compile_engine({**modules, **test_modules}, data).close()
-        decisive = {
-            name: content
-            for name, content in files.items()
-            if name in modules or name.endswith(DATA_SUFFIX)
-        }
+        unchecked = sorted(set(data) - set(schemas))
+        if unchecked:
+            raise PolicyLoadError(
+                f"{unchecked[0]}{DATA_SUFFIX}: no schema {unchecked[0]}{SCHEMA_SUFFIX} "
+                "(every data document is checked against its schema when loaded)"
+            )
+        if compile_now:
+            compile_engine({**modules, **test_modules}, data).close()
         return cls(
             directory=directory,
             modules=MappingProxyType(modules),
             test_modules=MappingProxyType(test_modules),
             data=MappingProxyType(data),
-            revision=revision_of(decisive),
+            revision=revision_of(_decisive(files)),
         )
 
 
 def load(directory: Path) -> PolicyBundle:
     """Same as PolicyBundle.load."""
     return PolicyBundle.load(directory)
+
+
+def read_revision(directory: Path) -> str:
+    """The revision the bundle in `directory` would load as, without parsing or compiling it:
+    cheap enough to poll every second. Raises PolicyLoadError if the files cannot be read."""
+    return revision_of(_decisive(_read_files(directory)))
+
+
+def _decisive(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The files that shape decisions: modules, data documents and schemas, not tests."""
+    return {
+        name: content
+        for name, content in files.items()
+        if (name.endswith(REGO_SUFFIX) and not name.endswith(TEST_SUFFIX))
+        or name.endswith(DATA_SUFFIX)
+    }
 
 
 def revision_of(files: Mapping[str, bytes]) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from broker.errors import PolicyError
-from broker.models import JSON, Decision, Obligations, Reason, Release, Withheld
+from broker.models import JSON, Decision, Obligations, RateLimit, Reason, Release, Withheld
 from broker.rfc3339 import parse as parse_rfc3339
 
 DECISION_KEYS = frozenset({"allow", "reasons", "obligations"})
@@ -162,6 +162,14 @@ def _required_consent_scope(value: Any, where: str) -> str:
 
 
 def _not_captured_before(value: Any, where: str) -> datetime:
+    return _date_time(value, where)
+
+
+def _results_retain_until(value: Any, where: str) -> datetime:
+    return _date_time(value, where)
+
+
+def _date_time(value: Any, where: str) -> datetime:
     text = _string(value, where)
     if not _RFC3339.fullmatch(text):
         raise PolicyError(f"{where}: not an RFC 3339 date-time: {text!r}")
@@ -169,6 +177,25 @@ def _not_captured_before(value: Any, where: str) -> datetime:
         return parse_rfc3339(text)
     except ValueError as e:
         raise PolicyError(f"{where}: not a valid date-time: {text!r}") from e
+
+
+# Rates above this are not a limit but a typo; a policy meaning "unlimited" omits the key.
+MAX_RATE = 100_000
+RATE_LIMIT_KEYS = frozenset({"per_officer_per_minute", "per_case_per_hour"})
+
+
+def _rate_limit(value: Any, where: str) -> RateLimit:
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}: expected an object, got {_kind(value)}")
+    unknown = value.keys() - RATE_LIMIT_KEYS
+    if unknown or not value:
+        raise PolicyError(
+            f"{where}: expected some of {sorted(RATE_LIMIT_KEYS)}, got {sorted(value)}"
+        )
+    for key, rate in value.items():
+        if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= MAX_RATE:
+            raise PolicyError(f"{where}.{key}: expected an integer within 1..{MAX_RATE}")
+    return RateLimit(**value)
 
 
 def _human_review_required(value: Any, where: str) -> bool:
@@ -184,6 +211,8 @@ _OBLIGATION_PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "required_consent_scope": _required_consent_scope,
     "not_captured_before": _not_captured_before,
     "human_review_required": _human_review_required,
+    "rate_limit": _rate_limit,
+    "results_retain_until": _results_retain_until,
 }
 
 

@@ -38,6 +38,10 @@ class EmbeddedEngine:
         ids = candidate_ids(release_input)
         return parse_release(self._evaluate(RELEASE_DOCUMENT, release_input), ids)
 
+    def evaluate(self, document: str, policy_input: JSON) -> Any:
+        """The raw value of data.<document>: PolicyError if it is undefined or fails."""
+        return self._evaluate(document, policy_input)
+
     def close(self) -> None:
         """Frees the native engine; later calls raise PolicyError."""
         self._engine.close()

@@ -8,6 +8,11 @@ failure carrying the error. As with `opa test`, tests run without input.
 OPA prepares every distinct query once, at a cost of tens of milliseconds, so each test
 package is evaluated as one document. Only a package whose evaluation raises an error is
 run again test by test, so that the error lands on the test that raised it.
+
+Coverage is OPA's own line coverage of the bundle's modules (not its tests), gathered from
+the same evaluations: a line counts as covered when any selected test evaluates it. `now`
+sets `data.test_clock.now` for the run; the shipped fixtures read their clock from it, so a
+suite can be run as of a future date (see policies/README.md).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +31,11 @@ from opa_bindings import OpaEngine, OpaError
 from broker.errors import PolicyLoadError
 from broker.policy.bundle import PolicyBundle
 from broker.policy.compiler import compile_engine
+from broker.rfc3339 import format_utc
 
 TEST_PREFIX = "test_"
+# Where `now` goes: the fixtures' clock reads data.test_clock.now when it is defined.
+TEST_CLOCK_DOCUMENT = "test_clock"
 
 
 @dataclass(frozen=True)
@@ -65,17 +74,67 @@ class TestResult:
         return f"data.{self.package}.{self.name}"
 
 
-def run_tests(directory: Path, pattern: re.Pattern[str] | None = None) -> list[TestResult]:
+@dataclass(frozen=True)
+class FileCoverage:
+    """OPA's line coverage of one module: lines evaluated by some test, lines by none."""
+
+    name: str
+    covered: tuple[int, ...]
+    not_covered: tuple[int, ...]
+
+    @property
+    def percent(self) -> float:
+        lines = len(self.covered) + len(self.not_covered)
+        return 100.0 * len(self.covered) / lines if lines else 100.0
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    files: tuple[FileCoverage, ...]
+
+    @property
+    def percent(self) -> float:
+        """Covered lines over all coverable lines of every module."""
+        covered = sum(len(f.covered) for f in self.files)
+        lines = covered + sum(len(f.not_covered) for f in self.files)
+        return 100.0 * covered / lines if lines else 100.0
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    results: tuple[TestResult, ...]
+    coverage: CoverageReport | None
+
+
+def run_tests(
+    directory: Path, pattern: re.Pattern[str] | None = None, *, now: datetime | None = None
+) -> list[TestResult]:
     """Loads the bundle in `directory` with its tests and runs every test whose full name
     (`data.pkg.test_x`) matches `pattern` (re.search), in file then source order."""
+    return list(run_suite(directory, pattern, now=now).results)
+
+
+def run_suite(
+    directory: Path,
+    pattern: re.Pattern[str] | None = None,
+    *,
+    now: datetime | None = None,
+    coverage: bool = False,
+) -> SuiteResult:
+    """run_tests, and with `coverage` the line coverage of the bundle's modules."""
     bundle = PolicyBundle.load(directory)
     engine = compile_engine({**bundle.modules, **bundle.test_modules}, bundle.data)
     try:
+        if now is not None:
+            _set_clock(engine, now)
         cases = [c for c in discover(engine, bundle.test_modules) if _selected(c, pattern)]
         verdicts: dict[TestCase, TestResult] = {}
+        tally = _Tally(bundle.modules) if coverage else None
         for group in _by_package(cases):
-            verdicts.update(_run_package(engine, group))
-        return [verdicts[case] for case in cases]
+            verdicts.update(_run_package(engine, group, tally))
+        return SuiteResult(
+            tuple(verdicts[case] for case in cases), tally.report() if tally else None
+        )
     finally:
         engine.close()
 
@@ -83,30 +142,48 @@ def run_tests(directory: Path, pattern: re.Pattern[str] | None = None) -> list[T
 def untested_lines(directory: Path) -> dict[str, tuple[int, ...]]:
     """Lines of each (non-test) module that no test evaluates, by file: the tests together
     should leave none."""
-    bundle = PolicyBundle.load(directory)
-    engine = compile_engine({**bundle.modules, **bundle.test_modules}, bundle.data)
-    covered: dict[str, set[int]] = {name: set() for name in bundle.modules}
-    not_covered: dict[str, set[int]] = {name: set() for name in bundle.modules}
+    return {f.name: f.not_covered for f in coverage_of(directory).files if f.not_covered}
+
+
+def coverage_of(directory: Path) -> CoverageReport:
+    """The line coverage of the bundle's modules by all of its tests."""
+    return run_suite(directory, coverage=True).coverage or CoverageReport(())
+
+
+class _Tally:
+    """Lines covered and not covered, by module, over several evaluations."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._covered: dict[str, set[int]] = {name: set() for name in modules}
+        self._not_covered: dict[str, set[int]] = {name: set() for name in modules}
+
+    def add(self, report: Mapping[str, Any] | None) -> None:
+        for name, lines in (report or {}).get("files", {}).items():
+            if name in self._covered:
+                self._covered[name] |= _rows(lines.get("covered", []))
+                self._not_covered[name] |= _rows(lines.get("not_covered", []))
+
+    def report(self) -> CoverageReport:
+        return CoverageReport(
+            tuple(
+                FileCoverage(
+                    name,
+                    tuple(sorted(self._covered[name])),
+                    tuple(sorted(self._not_covered[name] - self._covered[name])),
+                )
+                for name in sorted(self._covered)
+            )
+        )
+
+
+def _set_clock(engine: OpaEngine, now: datetime) -> None:
     try:
-        for group in _by_package(discover(engine, bundle.test_modules)):
-            try:
-                refs = [_ref(group[0].package_path)]
-                engine.eval_query(f"result := {refs[0]}")
-            except OpaError:
-                refs = [_ref((*case.package_path, case.name)) for case in group]
-            for ref in refs:
-                try:
-                    engine.eval_query(f"result := {ref}", coverage=True)
-                except OpaError:
-                    continue  # a test in error covers nothing; run_tests reports it
-                for name, report in (engine.last_coverage or {}).get("files", {}).items():
-                    if name in bundle.modules:
-                        covered[name] |= _rows(report.get("covered", []))
-                        not_covered[name] |= _rows(report.get("not_covered", []))
-    finally:
-        engine.close()
-    gaps = {name: tuple(sorted(not_covered[name] - covered[name])) for name in bundle.modules}
-    return {name: lines for name, lines in gaps.items() if lines}
+        engine.add_data({TEST_CLOCK_DOCUMENT: {"now": format_utc(now)}})
+    except OpaError as e:
+        raise PolicyLoadError(
+            f"cannot set data.{TEST_CLOCK_DOCUMENT}.now: {e.message} "
+            f"(does the bundle have a {TEST_CLOCK_DOCUMENT}.json?)"
+        ) from e
 
 
 def discover(engine: OpaEngine, test_modules: Mapping[str, str]) -> list[TestCase]:
@@ -122,12 +199,18 @@ def discover(engine: OpaEngine, test_modules: Mapping[str, str]) -> list[TestCas
     return cases
 
 
-def _run_package(engine: OpaEngine, group: list[TestCase]) -> dict[TestCase, TestResult]:
+def _run_package(
+    engine: OpaEngine, group: list[TestCase], tally: _Tally | None
+) -> dict[TestCase, TestResult]:
     started = time.perf_counter()
     try:
-        bindings = engine.eval_query(f"result := {_ref(group[0].package_path)}")
+        bindings = engine.eval_query(
+            f"result := {_ref(group[0].package_path)}", coverage=tally is not None
+        )
     except OpaError:
-        return {case: _run_one(engine, case) for case in group}
+        return {case: _run_one(engine, case, tally) for case in group}
+    if tally is not None:
+        tally.add(engine.last_coverage)
     share = (time.perf_counter() - started) / len(group)
     document = bindings[0]["result"] if bindings else {}
     values = document if isinstance(document, dict) else {}
@@ -137,13 +220,17 @@ def _run_package(engine: OpaEngine, group: list[TestCase]) -> dict[TestCase, Tes
     }
 
 
-def _run_one(engine: OpaEngine, case: TestCase) -> TestResult:
+def _run_one(engine: OpaEngine, case: TestCase, tally: _Tally | None) -> TestResult:
     started = time.perf_counter()
     try:
-        bindings = engine.eval_query(f"result := {_ref((*case.package_path, case.name))}")
+        bindings = engine.eval_query(
+            f"result := {_ref((*case.package_path, case.name))}", coverage=tally is not None
+        )
         passed, error = bindings == [{"result": True}], None
+        if tally is not None:
+            tally.add(engine.last_coverage)
     except OpaError as e:
-        passed, error = False, e.message
+        passed, error = False, e.message  # a test in error covers nothing
     return TestResult(case.package, case.name, passed, error, time.perf_counter() - started)
 
 

@@ -31,7 +31,7 @@ def test_verify_ok(tmp_path: Path, key: SigningKey, capsys: pytest.CaptureFixtur
     root = verify_log(tmp_path).root_hex
     assert run("audit", "verify", str(tmp_path)) == 0
     captured = capsys.readouterr()
-    assert captured.out == f"OK: 7 entries, root {root}\n"
+    assert captured.out == f"OK: 7 entries, root {root}\ncheckpoint: 7 entries, matches the log\n"
     assert "--jwks" in captured.err  # says what a self-check does not prove
 
 

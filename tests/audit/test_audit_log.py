@@ -114,19 +114,25 @@ def test_rotation_announces_the_new_key_first(
     tmp_path: Path, key: SigningKey, other_key: SigningKey
 ) -> None:
     fill_log(tmp_path, key, decisions=2)
-    with open_log(tmp_path, other_key) as log:
-        assert log.size == 4
+    with open_log(tmp_path, key) as log:
+        rotated = log.rotate(other_key)
+        assert rotated.seq == 3
+        assert log.signing_key is other_key
+        assert log.key_history == (key.kid, other_key.kid)
         log.append("decision", decision_body(other_key))
     entries = _entries(tmp_path)
     assert entries[3].entry.kind == "key"
-    assert entries[3].kid == other_key.kid
+    assert entries[3].kid == other_key.kid  # signed by the key it announces
     assert entries[3].entry.body["kid"] == other_key.kid
+    assert entries[3].entry.body["endorsed_by"]["kid"] == key.kid  # and endorsed by the old
     assert entries[4].kid == other_key.kid
     jwks = json.loads((tmp_path / "keys.jwks.json").read_text())
     assert [k["kid"] for k in jwks["keys"]] == [other_key.kid, key.kid]  # newest first
     result = verify_log(tmp_path)
     assert result.size == 5
     assert result.signers == (key.kid, other_key.kid)
+    assert result.active_kid == other_key.kid
+    assert result.unendorsed_key_changes == ()
 
 
 def test_checkpoints_follow_the_configured_cadence(tmp_path: Path, key: SigningKey) -> None:
@@ -409,8 +415,8 @@ def test_a_key_set_missing_an_old_signer_is_refused(
     tmp_path: Path, key: SigningKey, other_key: SigningKey
 ) -> None:
     fill_log(tmp_path, key, decisions=1)
-    with open_log(tmp_path, other_key):
-        pass
+    with open_log(tmp_path, key) as log:
+        log.rotate(other_key)
     (tmp_path / "keys.jwks.json").write_text(json.dumps({"keys": [other_key.public_jwk()]}))
     with pytest.raises(AuditError, match=f"lacks the key.*{key.kid}"):
         open_log(tmp_path, other_key)
@@ -476,3 +482,18 @@ def test_an_unreadable_log_file_is_an_audit_error(tmp_path: Path, key: SigningKe
     (tmp_path / "log.jsonl").write_bytes(saved)
     with open_log(tmp_path, key) as log:  # the failed open released its lock
         assert log.size == 2
+
+
+def test_a_quiet_log_is_checkpointed_by_its_own_thread(tmp_path: Path, key: SigningKey) -> None:
+    now = [0.0]
+    log = open_log(
+        tmp_path, key, checkpoint_every=1000, checkpoint_interval=0.1, monotonic=lambda: now[0]
+    )
+    with log:
+        log.append("policy", lambda p: {"n": 1})
+        assert log.checkpoint() is None  # neither commit found a checkpoint due
+        now[0] = 1.0  # the interval passes and no commit comes: only the thread can sign
+        deadline = time.monotonic() + 30  # a hang guard; the thread looks every 0.05 s
+        while log.checkpoint() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert verify_log(tmp_path).checkpoint_size == 2

@@ -176,3 +176,67 @@ def test_trivial_and_invalid_arguments() -> None:
         merkle.inclusion_proof(LEAVES[:3], 3)
     with pytest.raises(ValueError, match="outside"):
         merkle.consistency_proof(LEAVES[:3], 4)
+
+
+def _tree(leaves: list[bytes]) -> merkle.MerkleTree:
+    tree = merkle.MerkleTree()
+    for leaf in leaves:
+        tree.append(leaf)
+    return tree
+
+
+def test_stored_tree_roots_match_the_vectors_at_every_size() -> None:
+    tree = _tree(LEAVES)
+    assert tree.size == 8
+    for size in range(9):
+        assert tree.root(size) == ROOTS[size]
+    assert [tree.leaf(i) for i in range(8)] == LEAVES
+
+
+@pytest.mark.parametrize(
+    "case", V["inclusion_proofs"], ids=lambda c: f"leaf{c['leaf']}-of-{c['size']}"
+)
+def test_stored_tree_inclusion_proof_vectors(case: dict[str, Any]) -> None:
+    tree = _tree(LEAVES)  # the full tree: proofs at an older size come from the same nodes
+    assert tree.inclusion_proof(case["leaf"] - 1, case["size"]) == _hashes(case["proof"])
+
+
+@pytest.mark.parametrize(
+    "case", V["consistency_proofs"], ids=lambda c: f"{c['size1']}-to-{c['size2']}"
+)
+def test_stored_tree_consistency_proof_vectors(case: dict[str, Any]) -> None:
+    tree = _tree(LEAVES)
+    assert tree.consistency_proof(case["size1"], case["size2"]) == _hashes(case["proof"])
+
+
+def test_stored_tree_agrees_with_the_recursive_definition_beyond_the_vectors() -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(70)]
+    tree = _tree(leaves)
+    for n in range(71):
+        assert tree.root(n) == merkle.root(leaves[:n])
+        for index in range(n):
+            assert tree.inclusion_proof(index, n) == merkle.inclusion_proof(leaves[:n], index)
+        for m in range(n + 1):
+            assert tree.consistency_proof(m, n) == merkle.consistency_proof(leaves[:n], m)
+
+
+def test_stored_tree_refuses_sizes_it_does_not_hold() -> None:
+    tree = _tree(LEAVES[:5])
+    with pytest.raises(ValueError, match="outside a tree of 5"):
+        tree.root(6)
+    with pytest.raises(ValueError, match="outside a tree of size 3"):
+        tree.inclusion_proof(3, 3)
+    with pytest.raises(ValueError, match="outside a tree of 5"):
+        tree.consistency_proof(2, 6)
+    with pytest.raises(ValueError, match="outside a tree of size 3"):
+        tree.consistency_proof(4, 3)
+    with pytest.raises(ValueError, match="32 bytes"):
+        tree.append(b"raw")
+    with pytest.raises(ValueError, match="outside"):
+        tree.leaf(5)
+
+
+def test_consistency_from_the_empty_tree_needs_the_empty_root() -> None:
+    merkle.verify_consistency(0, 3, merkle.EMPTY_ROOT, ROOTS[3], [])
+    with pytest.raises(VerificationError, match="empty root"):
+        merkle.verify_consistency(0, 3, ROOTS[1], ROOTS[3], [])

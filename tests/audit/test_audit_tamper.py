@@ -1,5 +1,10 @@
 """Tampering with a log directory: every case is data, each is caught by verify_log and by
-`broker audit verify` (exit code 1, the bad entry named)."""
+`broker audit verify` (exit code 1, the bad entry named). Covered: an edited entry, a deleted
+entry, swapped entries, a truncated log, a torn last write, an entry re-signed with another
+key (unknown, added to the key set, or retired), forged checkpoints, replayed or foreign
+receipts, forged or stripped key-change endorsements, a retired key taking the log back, and
+a fork (history rewritten and re-signed with a stolen key) against a checkpoint held from
+earlier."""
 
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from broker.audit import merkle
 from broker.audit.checkpoint import Checkpoint, sign_checkpoint
-from broker.audit.entry import SignedEntry
+from broker.audit.entry import Entry, SignedEntry
+from broker.audit.keychange import Endorsement, KeyAnnouncement, rotation_statement
 from broker.audit.log import LogPosition
 from broker.audit.verify import verify_log
 from broker.cli import audit as audit_cli
@@ -252,3 +259,165 @@ def test_an_old_checkpoint_held_by_an_auditor_catches_truncation(
     assert verify_log(log_dir).size == 6
     assert _cli(str(log_dir), "--checkpoint", str(held)) == 1
     assert "entry 6: missing" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- forks
+
+
+def _fork_from(d: Path, k: Keys, seq: int) -> None:
+    """A thief of the broker key rewrites history from entry `seq` on, re-chains and re-signs
+    every later entry and receipt, and signs a fresh checkpoint: the log is self-consistent."""
+    lines = _lines(d)
+    prev = SignedEntry.parse_line(lines[seq - 1].rstrip(b"\n")).entry.hash().hex()
+    for index in range(seq, len(lines)):
+        doc = SignedEntry.parse_line(lines[index].rstrip(b"\n")).entry.to_json()
+        doc["prev"] = prev
+        if index == seq:
+            doc["body"]["released"] = 0  # the change the fork exists for
+        if doc["kind"] == "decision":
+            doc["body"]["receipt"] = issue_receipt(
+                k.broker, claims_for(LogPosition(index, prev), jti=f"fork-{index}")
+            )
+        new = SignedEntry.sign(Entry.from_json(doc), k.broker)
+        lines[index] = new.to_line()
+        prev = new.entry.hash().hex()
+    _write_lines(d, lines)
+    tree = merkle.MerkleAccumulator()
+    for line in lines:
+        tree.append(SignedEntry.parse_line(line.rstrip(b"\n")).entry.hash())
+    (d / "checkpoint").write_text(
+        sign_checkpoint(Checkpoint(ORIGIN, tree.size, tree.root()), k.broker)
+    )
+
+
+def test_a_fork_is_caught_by_a_checkpoint_held_from_earlier(
+    tmp_path: Path, log_dir: Path, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    held = tmp_path / "held-checkpoint"
+    held.write_text((log_dir / "checkpoint").read_text())  # an auditor kept it (size 11)
+    with open_log(log_dir, keys.broker) as log:  # the log grows after the auditor's visit
+        log.append("policy", lambda p: {"n": 1})
+    _fork_from(log_dir, keys, 5)
+    assert verify_log(log_dir).size == DECISIONS + 2  # self-consistent: the fork is invisible
+    with pytest.raises(VerificationError, match=r"held checkpoint: .* \(a fork: "):
+        verify_log(log_dir, checkpoints=[held.read_text()])
+    assert _cli(str(log_dir), "--checkpoint", str(held)) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL: held checkpoint: the log's first 11 entries do not hash")
+    assert "fork" in out
+
+
+def test_a_log_extending_the_held_checkpoint_passes(
+    tmp_path: Path, log_dir: Path, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    held = [tmp_path / "a", tmp_path / "b"]
+    held[0].write_text((log_dir / "checkpoint").read_text())
+    with open_log(log_dir, keys.broker) as log:
+        log.append("policy", lambda p: {"n": 1})
+    held[1].write_text((log_dir / "checkpoint").read_text())
+    with open_log(log_dir, keys.broker) as log:
+        log.append("policy", lambda p: {"n": 2})
+    result = verify_log(log_dir, checkpoints=[h.read_text() for h in held])
+    assert result.held_checkpoints == (11, 12)
+    assert _cli(str(log_dir), "--checkpoint", str(held[0]), "--checkpoint", str(held[1])) == 0
+    out = capsys.readouterr().out
+    assert "held checkpoint: 11 entries, the log extends it (consistent)" in out
+    assert "held checkpoint: 12 entries, the log extends it (consistent)" in out
+
+
+# ---------------------------------------------------------------------- rotated logs
+
+
+@pytest.fixture
+def rotated_dir(tmp_path: Path, keys: Keys) -> tuple[Path, SigningKey]:
+    """Entries 0..4 by the broker key, entry 5 rotates to a new key, entries 6..7 by it."""
+    directory = tmp_path / "rotated"
+    fill_log(directory, keys.broker, decisions=4)
+    new = SigningKey.from_seed(bytes(range(32)))
+    with open_log(directory, keys.broker) as log:
+        log.rotate(new)
+        log.append("decision", decision_body(new, jti="after"))
+        log.append("outcome", lambda p: {"decision_seq": 6, "released": 1})
+    assert verify_log(directory).size == 8
+    return directory, new
+
+
+def _append_raw(d: Path, kind: str, body: dict[str, Any], signer: SigningKey) -> None:
+    lines = _lines(d)
+    last = SignedEntry.parse_line(lines[-1].rstrip(b"\n")).entry
+    entry = Entry(last.seq + 1, last.hash().hex(), last.time, kind, body)
+    _write_lines(d, [*lines, SignedEntry.sign(entry, signer).to_line()])
+
+
+def retired_key_signs_an_entry(d: Path, k: Keys, new: SigningKey) -> None:
+    _edit(d, 7, lambda e: None, k.broker)
+
+
+def forged_endorsement(d: Path, k: Keys, new: SigningKey) -> None:
+    """The attacker announces its own key, claiming the old key endorsed it."""
+    entry = SignedEntry.parse_line(_lines(d)[5].rstrip(b"\n")).entry
+    statement = rotation_statement(ORIGIN, 5, entry.prev, k.broker.kid, k.attacker.kid)
+    forged = Endorsement(k.broker.kid, k.attacker.sign(statement))
+    body = KeyAnnouncement(k.attacker.verifying_key, ORIGIN, forged).to_json()
+    _edit(d, 5, lambda e: e.update(body=body), k.attacker)
+    jwks = json.loads((d / "keys.jwks.json").read_text())
+    jwks["keys"].append(k.attacker.public_jwk())
+    (d / "keys.jwks.json").write_text(json.dumps(jwks))
+
+
+def endorsement_stripped(d: Path, k: Keys, new: SigningKey) -> None:
+    _edit(d, 5, lambda e: e["body"].pop("endorsed_by"), new)
+
+
+def retired_key_announced_again(d: Path, k: Keys, new: SigningKey) -> None:
+    """A leaked retired key tries to take the log back."""
+    _append_raw(d, "key", KeyAnnouncement(k.broker.verifying_key, ORIGIN).to_json(), k.broker)
+
+
+def receipt_signed_by_the_retired_key(d: Path, k: Keys, new: SigningKey) -> None:
+    def resign(e: dict[str, Any]) -> None:
+        position = LogPosition(e["seq"], e["prev"])
+        e["body"]["receipt"] = issue_receipt(k.broker, claims_for(position, jti="after"))
+
+    _edit(d, 6, resign, new)
+
+
+def checkpoint_signed_by_the_retired_key(d: Path, k: Keys, new: SigningKey) -> None:
+    result = verify_log(d)
+    checkpoint = Checkpoint(ORIGIN, result.size, bytes.fromhex(result.root_hex))
+    (d / "checkpoint").write_text(sign_checkpoint(checkpoint, k.broker))
+
+
+ROTATED_TAMPER_CASES: dict[str, tuple[Callable[[Path, Keys, SigningKey], None], str]] = {
+    "retired_key_signs_an_entry": (retired_key_signs_an_entry, "entry 7: signed by .*active key"),
+    "forged_endorsement": (forged_endorsement, "entry 5: key change endorsement does not verify"),
+    "endorsement_stripped": (endorsement_stripped, "entry 5: key change to .* is not endorsed"),
+    "retired_key_announced_again": (
+        retired_key_announced_again,
+        "entry 8: key .* was announced at entry 0 already",
+    ),
+    "receipt_signed_by_the_retired_key": (
+        receipt_signed_by_the_retired_key,
+        "entry 6: receipt signed by .*, not by the entry's signer",
+    ),
+    "checkpoint_signed_by_the_retired_key": (
+        checkpoint_signed_by_the_retired_key,
+        "checkpoint: .*no signature from a trusted key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROTATED_TAMPER_CASES))
+def test_rotated_log_tampering_is_caught(
+    rotated_dir: tuple[Path, SigningKey],
+    keys: Keys,
+    case: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    directory, new = rotated_dir
+    tamper, expected = ROTATED_TAMPER_CASES[case]
+    tamper(directory, keys, new)
+    with pytest.raises(VerificationError, match=expected):
+        verify_log(directory)
+    assert _cli(str(directory)) == 1
+    assert re.search(expected, capsys.readouterr().out)

@@ -16,8 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from broker import tls_dev
 from tests.helm.chart_rendering import (
     CHART_DIR,
+    FULLNAME,
     ISSUER,
     NAMESPACE,
     RELEASE,
@@ -54,12 +56,25 @@ def issuer_jwks() -> dict[str, Any]:
     return {"keys": [jwk]}
 
 
+@pytest.fixture(scope="session")
+def dev_certificates() -> tls_dev.DevCertificates:
+    """A CA, a server and a client certificate, as `broker certs dev` makes them."""
+    return tls_dev.create(server_names=(f"{FULLNAME}.{NAMESPACE}.svc", "localhost"))
+
+
 @pytest.fixture
-def minimal_values(signing_key_pem: str, issuer_jwks: dict[str, Any]) -> dict[str, Any]:
-    """The least an operator must give: the signing key and one trusted issuer."""
+def minimal_values(
+    signing_key_pem: str, issuer_jwks: dict[str, Any], dev_certificates: tls_dev.DevCertificates
+) -> dict[str, Any]:
+    """The least an operator must give: the signing key, one trusted issuer and the TLS
+    certificate of the gRPC port."""
     return {
         "signingKey": {"pem": signing_key_pem},
         "broker": {"issuers": [{"issuer": ISSUER, "jwks": json.dumps(issuer_jwks)}]},
+        "tls": {
+            "cert": dev_certificates.server.certificate_pem().decode(),
+            "key": dev_certificates.server.key_pem().decode(),
+        },
     }
 
 

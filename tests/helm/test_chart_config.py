@@ -28,6 +28,9 @@ def test_config_is_what_the_broker_expects(rendered: Manifests) -> None:
     assert config == {
         "broker_id": FULLNAME,
         "listen": "0.0.0.0:50051",
+        "tls_cert_file": "/etc/biometric-broker/tls/tls.crt",
+        "tls_key_file": "/etc/biometric-broker/tls/tls.key",
+        "health_listen": "0.0.0.0:8086",
         "audience": "biometric-broker",
         "policy_dir": "/etc/biometric-broker/policies",
         "policy_backend": "embedded",

@@ -3,6 +3,8 @@ how they talk, how Kubernetes probes them, and what they are allowed to do."""
 
 from __future__ import annotations
 
+import tomllib
+
 from tests.helm.chart_rendering import FULLNAME, Manifests
 
 SOCKET = "unix:/run/matcher/matcher.sock"
@@ -19,7 +21,9 @@ def test_renders_exactly_the_expected_objects(rendered: Manifests) -> None:
             "NetworkPolicy",
             "PersistentVolumeClaim",  # audit
             "PersistentVolumeClaim",  # gallery
+            "PodDisruptionBudget",
             "Secret",  # signing key
+            "Secret",  # TLS certificate and key
             "Service",
             "ServiceAccount",
         ]
@@ -61,7 +65,8 @@ def test_container_commands(rendered: Manifests) -> None:
 
 def test_broker_exposes_grpc_and_matcher_nothing(rendered: Manifests) -> None:
     assert rendered.container("broker")["ports"] == [
-        {"name": "grpc", "containerPort": 50051, "protocol": "TCP"}
+        {"name": "grpc", "containerPort": 50051, "protocol": "TCP"},
+        {"name": "health", "containerPort": 8086, "protocol": "TCP"},
     ]
     assert "ports" not in rendered.container("matcher")
 
@@ -92,10 +97,20 @@ def test_matcher_socket_volume_is_shared_and_pod_local(rendered: Manifests) -> N
     assert f'matcher_address = "{SOCKET}"' in rendered.config_toml().splitlines()
 
 
-def test_broker_probes_use_native_grpc_health(rendered: Manifests) -> None:
+def test_broker_probes_use_native_grpc_health_on_the_plaintext_health_port(
+    rendered: Manifests,
+) -> None:
+    """Kubelet's gRPC probes speak no TLS, so they go to health_listen, not to 50051."""
     broker = rendered.container("broker")
+    assert tomllib.loads(rendered.config_toml())["health_listen"] == "0.0.0.0:8086"
+    for probe in ("startupProbe", "livenessProbe"):
+        assert broker[probe]["grpc"] == {"port": 8086}, probe
+    # Ready means the broker service itself is serving, not only the process.
+    assert broker["readinessProbe"]["grpc"] == {
+        "port": 8086,
+        "service": "biometric.broker.v1.BiometricBroker",
+    }
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert broker[probe]["grpc"] == {"port": 50051}, probe
         assert {"exec", "httpGet", "tcpSocket"}.isdisjoint(broker[probe]), probe
 
 

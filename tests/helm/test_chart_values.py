@@ -19,7 +19,8 @@ def test_existing_signing_secret(render: Render, minimal_values: dict[str, Any])
         {"signingKey": {"pem": "", "existingSecret": "broker-key", "existingSecretKey": "ed25519"}},
     )
     rendered = render(values)
-    assert rendered.all("Secret") == []
+    # The chart creates no signing-key Secret; the only one left is the TLS certificate's.
+    assert [d["metadata"]["name"] for d in rendered.all("Secret")] == [f"{FULLNAME}-tls"]
     secret = rendered.volume("signing-key")["secret"]
     assert secret["secretName"] == "broker-key"
     # The operator's key name is projected to the file name the config points at.

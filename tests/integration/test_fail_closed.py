@@ -89,12 +89,15 @@ def test_a_failing_audit_disk_is_unavailable_and_nothing_reaches_the_matcher(tmp
 
 MALFORMED_DECISION = """package broker
 
-# Allows everything, but with an obligation no broker understands.
+# Allows case CASE-5, but with an obligation no broker understands. Every other input (such
+# as the samples the broker checks a bundle with before loading it) is denied properly.
 decision := {
 	"allow": true,
 	"reasons": [],
 	"obligations": {"max_results": 5, "exclude_origins": [], "share_with_press": true},
-}
+} if {
+	input.request.case_id == "CASE-5"
+} else := {"allow": false, "reasons": [{"code": "no", "message": "no"}], "obligations": {}}
 
 release := {"released": [c.record_id | some c in input.candidates], "withheld": []}
 """

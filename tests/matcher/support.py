@@ -17,6 +17,19 @@ ORIGINS = ("US", "US-OR", "US-OR-RIVERTON", "CL")
 AGENCY = {"US": "us-fbi", "US-OR": "or-fusion", "US-OR-RIVERTON": "riverton-pd", "CL": "cl-pdi"}
 
 
+@dataclass
+class FakeClock:
+    """A gallery clock the test moves by hand (the gallery applies retention by it)."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
 def provenance(origin: str = "US", **overrides: Any) -> RecordProvenance:
     """A valid provenance captured a year before NOW and kept ten years."""
     values: dict[str, Any] = {

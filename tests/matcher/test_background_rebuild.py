@@ -13,7 +13,7 @@ from matcher.config import MatcherConfig
 from matcher.gallery import Gallery
 from matcher.rebuild import BackgroundRebuilder
 from matcher.server import serve
-from tests.matcher.support import NOW, Population, filters
+from tests.matcher.support import NOW, FakeClock, Population, filters
 
 WAIT = 60.0  # a safety net against hanging, not a timing assertion
 
@@ -67,7 +67,7 @@ def test_the_server_rebuilds_after_adds(tmp_path: Path, population: Population) 
                 record = population.make(f"s{i}", "US")
                 provenance = matcher_pb2.Provenance(origin_jurisdiction="US", source_agency="a")
                 provenance.captured_at.FromDatetime(NOW - timedelta(days=1))
-                provenance.retain_until.FromDatetime(NOW + timedelta(days=1))
+                provenance.retain_until.FromDatetime(NOW + timedelta(days=3650))
                 stub.Add(
                     matcher_pb2.AddRequest(
                         record_id=record.record_id,
@@ -82,3 +82,28 @@ def test_the_server_rebuilds_after_adds(tmp_path: Path, population: Population) 
         assert [p.record_count for p in running.gallery.partitions()] == [2]
     finally:
         running.stop(grace=None)
+
+
+def test_the_purge_interval_rebuilds_a_quiet_gallery(
+    make_gallery: Callable[..., Gallery], population: Population, clock: FakeClock
+) -> None:
+    """Below the threshold, a removal and an expiry still leave the disk at the interval."""
+    gallery = make_gallery(
+        records=[
+            population.make("a", "US"),
+            population.make("short", "CL", retain_until=NOW + timedelta(days=1)),
+        ]
+    )
+    seq = gallery.remove("a").journal_seq
+    clock.advance(timedelta(days=2))
+    rebuilder = BackgroundRebuilder(gallery, threshold=1_000, interval=0.01)
+    rebuilder.start()
+    try:
+        assert rebuilder.wait_for(1, WAIT)
+    finally:
+        rebuilder.stop()
+    assert gallery.purge_status(seq).purged
+    assert gallery.outstanding() == 0
+    assert gallery.partitions() == []
+    assert gallery.history()[1].expunged == 1
+    assert gallery.history()[1].expired == 1

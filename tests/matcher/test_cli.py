@@ -99,7 +99,8 @@ def generated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 
 def test_serve_as_a_process_search_add_remove_restart(generated: Path) -> None:
-    probes = np.load(generated / "probes.npz")
+    archive = np.load(generated / "probes.npz")
+    probes = {"probes": archive["face_probes"], "mates": archive["face_mates"]}
     assert probes["probes"].shape == (60, 512)
     assert probes["mates"].shape == (60, 2)
     socket = generated / "m.sock"

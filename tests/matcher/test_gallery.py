@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from matcher.errors import DuplicateRecordError, GalleryClosedError, InvalidInputError
 from matcher.gallery import Gallery, Removal
+from matcher.partition import Partition
 from matcher.records import GalleryRecord, PartitionSummary
 from tests.matcher.support import (
     NOW,
@@ -243,7 +245,7 @@ def test_retention_consent_withdrawal_and_capture_date(
 ) -> None:
     records = [
         population.make("kept", "US", consent_scopes=("missing_person",)),
-        population.make("expired", "US", retain_until=NOW),
+        population.make("expiring", "US", retain_until=NOW + timedelta(days=2)),
         population.make(
             "withdrawn",
             "US",
@@ -260,10 +262,14 @@ def test_retention_consent_withdrawal_and_capture_date(
         results, _ = gallery.search("face", population.probe("kept"), 10, -1.0, filters(**values))
         return {r.record_id for r in results}
 
-    assert found() == {"kept", "withdrawn", "old"}
+    assert found() == {"kept", "withdrawn", "old", "expiring"}
     assert found(required_consent_scope="missing_person") == {"kept", "old"}
-    assert found(not_captured_before=NOW - timedelta(days=1000)) == {"kept", "withdrawn"}
-    assert found(valid_at=NOW - timedelta(days=1)) == {"kept", "withdrawn", "old", "expired"}
+    assert found(not_captured_before=NOW - timedelta(days=1000)) == {
+        "kept",
+        "withdrawn",
+        "expiring",
+    }
+    assert found(valid_at=NOW + timedelta(days=2)) == {"kept", "withdrawn", "old"}
 
 
 def test_duplicate_id_changes_nothing(built: Built) -> None:
@@ -350,3 +356,39 @@ def test_a_closed_gallery_refuses_calls(built: Built) -> None:
         gallery.add(population.make("late", "US"))
     with pytest.raises(GalleryClosedError):
         gallery.remove("f000")
+
+
+def test_an_excluded_partition_is_never_searched(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only reported: the excluded partitions' search (and index) is never called."""
+    gallery, population = built
+    touched: list[str] = []
+    search = Partition.search
+
+    def recording(self: Partition, *args: Any, **kwargs: Any) -> Any:
+        touched.append(str(self.key))
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(Partition, "search", recording)
+    gallery.search("face", population.probe("f000"), 5, -1.0, filters(exclude_origins=("US",)))
+    assert sorted(touched) == ["face/CL", "face/US-OR", "face/US-OR-RIVERTON"]
+    touched.clear()
+    gallery.search("face", population.probe("f000"), 5, -1.0, filters(include_origins=("CL",)))
+    assert touched == ["face/CL"]
+
+
+def test_the_same_search_gives_the_same_result(built: Built) -> None:
+    gallery, population = built
+    probe = population.probe("f050")
+    first = gallery.search("face", probe, 20, -1.0, filters())
+    assert all(gallery.search("face", probe, 20, -1.0, filters()) == first for _ in range(5))
+
+
+def test_indexes_and_vectors_are_memory_mapped_not_read(built: Built) -> None:
+    """Their pages belong to the page cache, shared by every process mapping the files."""
+    gallery, _ = built
+    maps = Path("/proc/self/maps").read_text()
+    generation = gallery.directory / "generations" / "1" / "face" / "US"
+    assert str(generation / "index.ann") in maps
+    assert str(generation / "vectors.npy") in maps

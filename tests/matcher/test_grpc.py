@@ -405,7 +405,9 @@ def test_compare_and_remove_invalid_arguments(deployment: Deployment) -> None:
 
 
 def test_loopback_tcp_works_and_reports_the_chosen_port(tmp_path: Path) -> None:
-    running = serve(MatcherConfig(gallery_dir=tmp_path / "g", listen="127.0.0.1:0"))
+    running = serve(
+        MatcherConfig(gallery_dir=tmp_path / "g", listen="127.0.0.1:0", unsafe_plaintext_tcp=True)
+    )
     try:
         host, port = running.address.rsplit(":", 1)
         assert host == "127.0.0.1"

@@ -55,3 +55,20 @@ def test_an_empty_index_is_never_written(tmp_path: Path) -> None:
     with pytest.raises(GalleryError, match="no items"):
         AnnoyIndexFile.write(tmp_path / "x.ann", np.empty((0, 192), dtype=np.float32), n_trees=1)
     assert not (tmp_path / "x.ann").exists()
+
+
+def test_a_build_in_a_child_process_writes_the_same_file(tmp_path: Path) -> None:
+    vectors = _vectors(300)
+    np.save(tmp_path / "vectors.npy", vectors)
+    AnnoyIndexFile.write(tmp_path / "here.ann", vectors, n_trees=3)
+    AnnoyIndexFile.write_isolated(tmp_path / "child.ann", tmp_path / "vectors.npy", n_trees=3)
+    assert (tmp_path / "child.ann").read_bytes() == (tmp_path / "here.ann").read_bytes()
+
+
+def test_a_failed_child_build_leaves_no_index_and_says_why(tmp_path: Path) -> None:
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 3), dtype=np.float64))
+    with pytest.raises(GalleryError, match="expected a 2-d float32 array"):
+        AnnoyIndexFile.write_isolated(tmp_path / "x.ann", tmp_path / "wrong.npy", n_trees=2)
+    with pytest.raises(GalleryError, match=r"absent\.npy"):
+        AnnoyIndexFile.write_isolated(tmp_path / "x.ann", tmp_path / "absent.npy", n_trees=2)
+    assert not (tmp_path / "x.ann").exists()

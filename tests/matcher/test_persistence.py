@@ -16,7 +16,7 @@ import pytest
 
 from matcher.errors import DuplicateRecordError, GalleryClosedError, GalleryError
 from matcher.gallery import Gallery
-from matcher.generation import build_generation
+from matcher.generation import BuiltGeneration, build_generation
 from matcher.manifest import Manifest
 from tests.matcher.support import ORIGINS, Population, filters, gallery_bytes
 
@@ -215,7 +215,7 @@ def test_mutations_during_a_rebuild_are_kept(built: Built, monkeypatch: pytest.M
     """While the new generation is being built: re-enrol a snapshotted id, remove another."""
     gallery, population = built
 
-    def build_while_mutating(*args: Any, **kwargs: Any) -> Manifest:
+    def build_while_mutating(*args: Any, **kwargs: Any) -> BuiltGeneration:
         gallery.remove("f011")
         gallery.add(population.make("f011", "CL"))  # same id, new identity and origin
         gallery.remove("b005")

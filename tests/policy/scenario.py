@@ -12,7 +12,7 @@ from broker.rfc3339 import format_utc
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
-ORIGINS = ("US", "US-OR", "US-OR-RIVERTON", "CL")
+ORIGINS = ("US", "US-OR", "US-OR-RIVERTON", "US-WA", "CL")
 
 FBI_INVESTIGATOR = Principal("us-fbi", "sa.morgan", ("investigator",), "US", "US")
 HSI_OFFICER = Principal("us-hsi", "hsi.reyes", ("immigration_officer",), "US", "US")
@@ -51,8 +51,9 @@ def identify_input(
     max_results: int = 10,
     target_origins: tuple[str, ...] = (),
     filters: dict[str, str] | None = None,
+    offence: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "subject": subject.to_policy(),
         "request": {
             "operation": "identify",
@@ -73,6 +74,9 @@ def identify_input(
         },
         "context": {"now": format_utc(NOW), "broker_id": "broker-test", "policy_revision": "r"},
     }
+    if offence is not None:
+        doc["request"]["offence"] = offence
+    return doc
 
 
 def release_input(
@@ -86,3 +90,39 @@ def release_input(
         "obligations": obligations,
         "candidates": [c.to_policy() for c in candidates],
     }
+
+
+# A rule that takes minutes (measured: 9 million iterations take about 30 s) and little
+# memory, entered only for case "loop".
+SLOW_MODULE = """package broker.slow
+
+loops if {
+	input.request.case_id == "loop"
+	every i in numbers.range(1, 20000) {
+		every j in numbers.range(1, 20000) {
+			i + j > 0
+		}
+	}
+}
+"""
+
+
+def slow_bundle(directory: Path) -> Path:
+    """The shipped library, denying whatever `loops` (after looping for minutes)."""
+    (directory / "slow.rego").write_text(SLOW_MODULE)
+    decision = directory / "decision.rego"
+    source = decision.read_text()
+    marker = "allow if {\n\tagencies.subject_verified"
+    assert marker in source
+    decision.write_text(
+        source.replace(
+            marker, "allow if {\n\tnot data.broker.slow.loops\n\tagencies.subject_verified"
+        )
+    )
+    return directory
+
+
+def loop_input() -> dict[str, Any]:
+    policy_input = identify_input(FBI_INVESTIGATOR, "criminal_investigation", "warrant", "face")
+    policy_input["request"]["case_id"] = "loop"
+    return policy_input

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from broker.errors import PolicyLoadError
-from broker.policy.bundle import MAX_FILE_BYTES, PolicyBundle, revision_of
+from broker.policy.bundle import MAX_FILE_BYTES, PolicyBundle, read_revision, revision_of
 from tests.policy.scenario import POLICIES_DIR
 
 DATA_DOCUMENTS = {
@@ -19,6 +19,8 @@ DATA_DOCUMENTS = {
     "consent_scopes",
     "filters",
     "jurisdictions",
+    "legal_bases",
+    "offences",
     "purposes",
     "retention",
 }
@@ -43,7 +45,8 @@ def test_revision_does_not_depend_on_file_order_or_location(
     target = tmp_path / "elsewhere"
     target.mkdir()
     for path in sorted(POLICIES_DIR.iterdir(), reverse=True):  # created in another order
-        shutil.copy(path, target / path.name)
+        if path.is_file():
+            shutil.copy(path, target / path.name)
     assert PolicyBundle.load(target).revision == bundle.revision
     files = {"a.rego": b"1", "b.json": b"2"}
     assert revision_of(files) == revision_of(dict(reversed(files.items())))
@@ -98,6 +101,28 @@ def _configmap_mount(tmp_path: Path, version: str) -> Path:
         if not link.is_symlink():
             link.symlink_to(Path("..data") / path.name)
     return mount
+
+
+def test_read_revision_is_the_revision_without_loading(
+    bundle: PolicyBundle, policy_copy: Path
+) -> None:
+    assert read_revision(POLICIES_DIR) == bundle.revision
+    (policy_copy / "decision_test.rego").write_text("not even Rego")
+    assert read_revision(policy_copy) == bundle.revision  # tests do not count
+    (policy_copy / "broken.rego").write_text("package broker.broken\n\nallow if {\n")
+    assert read_revision(policy_copy) != bundle.revision  # nor does it parse anything
+
+
+def test_read_revision_of_an_unreadable_bundle_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyLoadError, match="cannot list the bundle"):
+        read_revision(tmp_path / "absent")
+
+
+def test_loading_without_compiling_leaves_rego_errors_to_the_engine(policy_copy: Path) -> None:
+    (policy_copy / "unsafe.rego").write_text("package broker.unsafe\n\nallow if { y == 1 }\n")
+    loaded = PolicyBundle.load(policy_copy, compile_now=False)
+    assert "unsafe.rego" in loaded.modules
+    assert "unsafe.rego" in _load_error(policy_copy)
 
 
 def test_configmap_mount_loads_through_symlinks(bundle: PolicyBundle, tmp_path: Path) -> None:
@@ -159,6 +184,7 @@ def test_conflicting_rule_is_an_error(policy_copy: Path) -> None:
 
 def test_data_document_colliding_with_a_package_is_an_error(policy_copy: Path) -> None:
     (policy_copy / "broker.json").write_text('{"decision": {"allow": true}}')
+    (policy_copy / "broker.schema.json").write_text('{"type": "object"}')
     assert "conflicting rule for data path broker/decision" in _load_error(policy_copy)
 
 
@@ -203,6 +229,13 @@ def test_misspelt_field_is_refused_by_the_schema(policy_copy: Path) -> None:
     riverton["forbiden_purposes"] = riverton.pop("forbidden_purposes")
     path.write_text(json.dumps(jurisdictions))
     assert "jurisdictions.json: US-OR-RIVERTON" in _load_error(policy_copy)
+
+
+def test_document_without_its_schema_is_an_error(policy_copy: Path) -> None:
+    """A data document no schema checks could carry any typo into a decision."""
+    (policy_copy / "offences.schema.json").unlink()
+    message = _load_error(policy_copy)
+    assert message.startswith("offences.json: no schema offences.schema.json")
 
 
 def test_schema_without_its_document_is_an_error(policy_copy: Path) -> None:

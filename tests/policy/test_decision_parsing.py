@@ -48,6 +48,13 @@ def test_allow_is_parsed_in_full() -> None:
     )
 
 
+def test_retention_of_shared_results_is_understood() -> None:
+    document = _changed(ALLOW, ["obligations", "results_retain_until"], "2027-06-01T12:00:00Z")
+    obligations = parse_decision(document, "identify").obligations
+    assert obligations.results_retain_until == datetime(2027, 6, 1, 12, tzinfo=UTC)
+    assert obligations.to_json()["results_retain_until"] == "2027-06-01T12:00:00Z"
+
+
 def test_deny_is_parsed() -> None:
     decision = parse_decision(DENY, "identify")
     assert decision.allow is False
@@ -131,6 +138,22 @@ BAD_DECISIONS = [
     ("empty scope", ALLOW, ["obligations", "required_consent_scope"], "", "identify", "empty"),
     ("review a string", ALLOW, ["obligations", "human_review_required"], "no", "identify", "bool"),
     ("date only", ALLOW, ["obligations", "not_captured_before"], "2016-06-03", "identify", "3339"),
+    (
+        "retention of shared results not a date-time",
+        ALLOW,
+        ["obligations", "results_retain_until"],
+        "in a year",
+        "identify",
+        "decision.obligations.results_retain_until: not an RFC 3339 date-time",
+    ),
+    (
+        "retention of shared results a number",
+        ALLOW,
+        ["obligations", "results_retain_until"],
+        365,
+        "identify",
+        "decision.obligations.results_retain_until: expected a string",
+    ),
     (
         "timestamp without offset",
         ALLOW,

@@ -40,8 +40,8 @@ def test_domestic_identify_allowed_with_obligations(engine: EmbeddedEngine) -> N
     assert decision.allow
     assert decision.obligations == Obligations(
         max_results=10,
-        min_score=0.5,
-        exclude_origins=("CL",),
+        min_score=0.45,
+        exclude_origins=("CL", "US-WA"),
         required_consent_scope="criminal_investigation",
         not_captured_before=datetime(2016, 6, 3, 12, tzinfo=UTC),
         human_review_required=False,
@@ -57,11 +57,41 @@ def test_chilean_fingerprint_identify_allowed_by_the_agreement(engine: EmbeddedE
         identify_input(PDI_INVESTIGATOR, "criminal_investigation", "treaty_request", "fingerprint")
     )
     assert decision.allow
-    assert Reason("allowed_by_agreement", "US–Chile PCSC agreement us-cl-pcsc") in decision.reasons
+    assert (
+        Reason(
+            "allowed_by_agreement",
+            "us-cl-pcsc: US–Chile PCSC, between US and CL, in force until 2030-12-31",
+        )
+        in decision.reasons
+    )
     assert decision.obligations.max_results == 5
-    assert decision.obligations.min_score == 0.6
+    assert decision.obligations.min_score == 0.5
     assert decision.obligations.human_review_required is True
-    assert decision.obligations.exclude_origins == ()
+    assert decision.obligations.exclude_origins == ("US-WA",)
+    assert decision.obligations.results_retain_until == datetime(2027, 6, 1, 12, tzinfo=UTC)
+
+
+def test_felony_face_search_reaches_washington_under_the_agency_agreement(
+    engine: EmbeddedEngine,
+) -> None:
+    plain = identify_input(FBI_INVESTIGATOR, "criminal_investigation", "warrant", "face")
+    assert "US-WA" in engine.decide(plain).obligations.exclude_origins
+    felony = identify_input(
+        FBI_INVESTIGATOR, "criminal_investigation", "warrant", "face", offence="armed_robbery"
+    )
+    decision = engine.decide(felony)
+    assert decision.allow
+    assert decision.obligations.exclude_origins == ("CL",)
+    assert decision.obligations.max_results == 5
+    assert decision.obligations.human_review_required is True
+    assert decision.obligations.results_retain_until == datetime(2026, 8, 30, 12, tzinfo=UTC)
+    candidates = [Candidate("rec-licence", 0.8, record("US-WA", ("wa-dol",)))]
+    for policy_input, verdict in [(felony, decision), (plain, engine.decide(plain))]:
+        release = engine.release(
+            release_input(policy_input, verdict.obligations.to_json(), candidates)
+        )
+        expected = ("rec-licence",) if policy_input is felony else ()
+        assert release.released == expected
 
 
 @pytest.mark.parametrize(
@@ -105,7 +135,7 @@ def test_immigration_release_withholds_the_sanctuary_citys_records(engine: Embed
     policy_input = identify_input(HSI_OFFICER, "immigration_enforcement", "warrant", "face")
     decision = engine.decide(policy_input)
     assert decision.allow
-    assert decision.obligations.exclude_origins == ("CL", "US-OR-RIVERTON")
+    assert decision.obligations.exclude_origins == ("CL", "US-OR-RIVERTON", "US-WA")
     candidates = [
         Candidate("rec-oregon", 0.93, record("US-OR", ("or-fusion",))),
         Candidate("rec-riverton", 0.92, record("US-OR-RIVERTON", ("riverton-pd",))),
@@ -120,7 +150,7 @@ def test_immigration_release_withholds_the_sanctuary_citys_records(engine: Embed
             "rec-no-consent", 0.87, record("US", ("us-fbi",), consent_scopes=("missing_person",))
         ),
         Candidate("rec-federal", 0.75, record("US", ("us-fbi",))),
-        Candidate("rec-weak", 0.55, record("US", ("us-fbi",))),
+        Candidate("rec-weak", 0.45, record("US", ("us-fbi",))),
     ]
     release = engine.release(
         release_input(policy_input, decision.obligations.to_json(), candidates)

@@ -61,6 +61,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{- define "biometric-broker.opaImage" -}}
+{{- if .Values.opa.image.digest }}
+{{- printf "%s@%s" .Values.opa.image.repository .Values.opa.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.opa.image.repository .Values.opa.image.tag }}
+{{- end }}
+{{- end }}
+
 {{- define "biometric-broker.brokerId" -}}
 {{- default (include "biometric-broker.fullname" .) .Values.broker.id }}
 {{- end }}
@@ -205,9 +213,24 @@ Each issuer gets exactly one of jwks / jwksFile; JWKS with private key parameter
 {{- define "biometric-broker.configToml" -}}
 broker_id = {{ include "biometric-broker.brokerId" . | toJson }}
 listen = "0.0.0.0:50051"
+{{- if .Values.tls.enabled }}
+tls_cert_file = "/etc/biometric-broker/tls/tls.crt"
+tls_key_file = "/etc/biometric-broker/tls/tls.key"
+{{- if .Values.tls.clientCA.enabled }}
+tls_client_ca_file = "/etc/biometric-broker/client-ca/ca.crt"
+{{- end }}
+{{- else }}
+insecure_plaintext = true
+{{- end }}
+health_listen = "0.0.0.0:{{ include "biometric-broker.healthPort" . }}"
 audience = {{ .Values.broker.audience | toString | toJson }}
 policy_dir = "/etc/biometric-broker/policies"
+{{- if .Values.opa.enabled }}
+policy_backend = "opa"
+opa_url = "http://127.0.0.1:{{ include "biometric-broker.opaPort" . }}"
+{{- else }}
 policy_backend = "embedded"
+{{- end }}
 signing_key_file = "/etc/biometric-broker/signing/signing-key.pem"
 audit_dir = "/var/lib/biometric-broker/audit"
 matcher_address = "unix:/run/matcher/matcher.sock"
@@ -232,6 +255,84 @@ algorithms = {{ default (list "EdDSA" "ES256") $iss.algorithms | toJson }}
 {{- if and .Values.signingKey.existingSecret .Values.signingKey.pem }}
 {{- fail "signingKey: set existingSecret or pem, not both" }}
 {{- end }}
+{{- include "biometric-broker.validateTls" . }}
+{{- if and .Values.opa.enabled .Values.policies.existingConfigMap }}
+{{- fail "opa.enabled: OPA loads each data document from <name>/data.json, so the chart must project every file of the policies ConfigMap; with policies.existingConfigMap it cannot know them. Use the embedded policies or policies.files" }}
+{{- end }}
+{{- end }}
+
+{{/* TLS values: exactly one source per Secret, and PEMs that look like what they claim. */}}
+{{- define "biometric-broker.validateTls" -}}
+{{- $tls := .Values.tls }}
+{{- $ca := $tls.clientCA }}
+{{- if $tls.enabled }}
+{{- if $tls.existingSecret }}
+{{- if or $tls.cert $tls.key }}
+{{- fail "tls: set existingSecret or cert and key, not both" }}
+{{- end }}
+{{- else }}
+{{- if not (and $tls.cert $tls.key) }}
+{{- fail "tls: set tls.existingSecret (a kubernetes.io/tls Secret, e.g. from cert-manager) or both tls.cert and tls.key; or tls.enabled=false to serve plaintext behind a TLS-terminating mesh" }}
+{{- end }}
+{{- if not (regexMatch "(?s)^\\s*-----BEGIN CERTIFICATE-----\\n.+-----END CERTIFICATE-----\\s*$" $tls.cert) }}
+{{- fail "tls.cert: not a PEM certificate chain (-----BEGIN CERTIFICATE----- ...)" }}
+{{- end }}
+{{- if not (regexMatch "(?s)^\\s*-----BEGIN (EC |RSA )?PRIVATE KEY-----\\n.+-----END (EC |RSA )?PRIVATE KEY-----\\s*$" $tls.key) }}
+{{- fail "tls.key: not an unencrypted PEM private key (-----BEGIN PRIVATE KEY----- ...)" }}
+{{- end }}
+{{- end }}
+{{- else if or $tls.existingSecret $tls.cert $tls.key $ca.enabled }}
+{{- fail "tls.enabled is false but TLS or mTLS values are set: enable TLS or remove them" }}
+{{- end }}
+{{- if $ca.enabled }}
+{{- if eq (empty $ca.existingSecret) (empty $ca.pem) }}
+{{- fail "tls.clientCA: set existingSecret or pem (the CA that issues callers' client certificates), exactly one" }}
+{{- end }}
+{{- if and $ca.pem (not (regexMatch "(?s)^\\s*-----BEGIN CERTIFICATE-----\\n.+-----END CERTIFICATE-----\\s*$" $ca.pem)) }}
+{{- fail "tls.clientCA.pem: not a PEM certificate bundle (-----BEGIN CERTIFICATE----- ...)" }}
+{{- end }}
+{{- else if or $ca.existingSecret $ca.pem }}
+{{- fail "tls.clientCA: a CA is given but clientCA.enabled is false: enable mTLS or remove it" }}
+{{- end }}
+{{- end }}
+
+{{- define "biometric-broker.healthPort" -}}8086{{- end }}
+{{- define "biometric-broker.opaPort" -}}8181{{- end }}
+{{- define "biometric-broker.opaDiagnosticPort" -}}8282{{- end }}
+
+{{- define "biometric-broker.tlsSecretName" -}}
+{{- if .Values.tls.existingSecret }}
+{{- .Values.tls.existingSecret }}
+{{- else }}
+{{- include "biometric-broker.componentName" (list . "tls") }}
+{{- end }}
+{{- end }}
+
+{{- define "biometric-broker.clientCASecretName" -}}
+{{- if .Values.tls.clientCA.existingSecret }}
+{{- .Values.tls.clientCA.existingSecret }}
+{{- else }}
+{{- include "biometric-broker.componentName" (list . "client-ca") }}
+{{- end }}
+{{- end }}
+
+{{/*
+How the OPA sidecar sees the policies ConfigMap: `opa run` loads a JSON file as data under
+the path of its directory, so each data document <name>.json is projected as
+<name>/data.json (data.<name>, as the broker's own loader has it). Rego modules keep their
+names; tests and schemas are left out (OPA would load a schema as data).
+*/}}
+{{- define "biometric-broker.opaItems" -}}
+{{- $items := list }}
+{{- range $name, $_ := include "biometric-broker.policyFiles" . | fromYaml }}
+{{- if or (hasSuffix "_test.rego" $name) (hasSuffix ".schema.json" $name) }}
+{{- else if hasSuffix ".rego" $name }}
+{{- $items = append $items (dict "key" $name "path" $name) }}
+{{- else }}
+{{- $items = append $items (dict "key" $name "path" (printf "%s/data.json" (trimSuffix ".json" $name))) }}
+{{- end }}
+{{- end }}
+{{- toYaml $items }}
 {{- end }}
 
 {{/* Fixed for both containers; not configurable on purpose. */}}

@@ -28,14 +28,16 @@ class LegalBasis(_message.Message):
     def __init__(self, type: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
 
 class Justification(_message.Message):
-    __slots__ = ("purpose", "legal_basis", "case_id")
+    __slots__ = ("purpose", "legal_basis", "case_id", "offence")
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFENCE_FIELD_NUMBER: _ClassVar[int]
     purpose: str
     legal_basis: LegalBasis
     case_id: str
-    def __init__(self, purpose: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, _Mapping]] = ..., case_id: _Optional[str] = ...) -> None: ...
+    offence: str
+    def __init__(self, purpose: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, _Mapping]] = ..., case_id: _Optional[str] = ..., offence: _Optional[str] = ...) -> None: ...
 
 class Receipt(_message.Message):
     __slots__ = ("jws", "log_seq")
@@ -223,3 +225,67 @@ class GetSigningKeysResponse(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[SigningKey]
     jwks_json: str
     def __init__(self, keys: _Optional[_Iterable[_Union[SigningKey, _Mapping]]] = ..., jwks_json: _Optional[str] = ...) -> None: ...
+
+class GetCheckpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCheckpointResponse(_message.Message):
+    __slots__ = ("checkpoint", "origin", "tree_size", "root_hash")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: str
+    origin: str
+    tree_size: int
+    root_hash: bytes
+    def __init__(self, checkpoint: _Optional[str] = ..., origin: _Optional[str] = ..., tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ...) -> None: ...
+
+class GetInclusionProofRequest(_message.Message):
+    __slots__ = ("log_seq", "receipt_jws", "tree_size")
+    LOG_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_JWS_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    log_seq: int
+    receipt_jws: str
+    tree_size: int
+    def __init__(self, log_seq: _Optional[int] = ..., receipt_jws: _Optional[str] = ..., tree_size: _Optional[int] = ...) -> None: ...
+
+class GetInclusionProofResponse(_message.Message):
+    __slots__ = ("log_seq", "tree_size", "leaf_hash", "proof", "checkpoint", "entry", "tlog_proof")
+    LOG_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEAF_HASH_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    TLOG_PROOF_FIELD_NUMBER: _ClassVar[int]
+    log_seq: int
+    tree_size: int
+    leaf_hash: bytes
+    proof: _containers.RepeatedScalarFieldContainer[bytes]
+    checkpoint: str
+    entry: bytes
+    tlog_proof: str
+    def __init__(self, log_seq: _Optional[int] = ..., tree_size: _Optional[int] = ..., leaf_hash: _Optional[bytes] = ..., proof: _Optional[_Iterable[bytes]] = ..., checkpoint: _Optional[str] = ..., entry: _Optional[bytes] = ..., tlog_proof: _Optional[str] = ...) -> None: ...
+
+class GetConsistencyProofRequest(_message.Message):
+    __slots__ = ("old_size", "new_size")
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    old_size: int
+    new_size: int
+    def __init__(self, old_size: _Optional[int] = ..., new_size: _Optional[int] = ...) -> None: ...
+
+class GetConsistencyProofResponse(_message.Message):
+    __slots__ = ("old_size", "new_size", "proof", "checkpoint")
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    old_size: int
+    new_size: int
+    proof: _containers.RepeatedScalarFieldContainer[bytes]
+    checkpoint: str
+    def __init__(self, old_size: _Optional[int] = ..., new_size: _Optional[int] = ..., proof: _Optional[_Iterable[bytes]] = ..., checkpoint: _Optional[str] = ...) -> None: ...

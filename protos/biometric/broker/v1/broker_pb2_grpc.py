@@ -60,6 +60,21 @@ class BiometricBrokerStub:
                 request_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetSigningKeysRequest.SerializeToString,
                 response_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetSigningKeysResponse.FromString,
                 _registered_method=True)
+        self.GetCheckpoint = channel.unary_unary(
+                '/biometric.broker.v1.BiometricBroker/GetCheckpoint',
+                request_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetCheckpointRequest.SerializeToString,
+                response_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetCheckpointResponse.FromString,
+                _registered_method=True)
+        self.GetInclusionProof = channel.unary_unary(
+                '/biometric.broker.v1.BiometricBroker/GetInclusionProof',
+                request_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetInclusionProofRequest.SerializeToString,
+                response_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetInclusionProofResponse.FromString,
+                _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/biometric.broker.v1.BiometricBroker/GetConsistencyProof',
+                request_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetConsistencyProofResponse.FromString,
+                _registered_method=True)
 
 
 class BiometricBrokerServicer:
@@ -101,6 +116,27 @@ class BiometricBrokerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCheckpoint(self, request, context):
+        """The audit log's latest signed checkpoint. Needs no token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInclusionProof(self, request, context):
+        """An inclusion proof for an entry, by sequence number or by receipt. Needs no token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsistencyProof(self, request, context):
+        """A consistency proof between two tree sizes. Needs no token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BiometricBrokerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +164,21 @@ def add_BiometricBrokerServicer_to_server(servicer, server):
                     servicer.GetSigningKeys,
                     request_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetSigningKeysRequest.FromString,
                     response_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetSigningKeysResponse.SerializeToString,
+            ),
+            'GetCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCheckpoint,
+                    request_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetCheckpointRequest.FromString,
+                    response_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetCheckpointResponse.SerializeToString,
+            ),
+            'GetInclusionProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInclusionProof,
+                    request_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetInclusionProofRequest.FromString,
+                    response_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetInclusionProofResponse.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=biometric_dot_broker_dot_v1_dot_broker__pb2.GetConsistencyProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +317,87 @@ class BiometricBroker:
             '/biometric.broker.v1.BiometricBroker/GetSigningKeys',
             biometric_dot_broker_dot_v1_dot_broker__pb2.GetSigningKeysRequest.SerializeToString,
             biometric_dot_broker_dot_v1_dot_broker__pb2.GetSigningKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric.broker.v1.BiometricBroker/GetCheckpoint',
+            biometric_dot_broker_dot_v1_dot_broker__pb2.GetCheckpointRequest.SerializeToString,
+            biometric_dot_broker_dot_v1_dot_broker__pb2.GetCheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInclusionProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric.broker.v1.BiometricBroker/GetInclusionProof',
+            biometric_dot_broker_dot_v1_dot_broker__pb2.GetInclusionProofRequest.SerializeToString,
+            biometric_dot_broker_dot_v1_dot_broker__pb2.GetInclusionProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric.broker.v1.BiometricBroker/GetConsistencyProof',
+            biometric_dot_broker_dot_v1_dot_broker__pb2.GetConsistencyProofRequest.SerializeToString,
+            biometric_dot_broker_dot_v1_dot_broker__pb2.GetConsistencyProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

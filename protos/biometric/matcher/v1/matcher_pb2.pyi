@@ -139,6 +139,24 @@ class RemoveResponse(_message.Message):
     journal_seq: int
     def __init__(self, removed: _Optional[bool] = ..., journal_seq: _Optional[int] = ...) -> None: ...
 
+class GetPurgeStatusRequest(_message.Message):
+    __slots__ = ("journal_seq",)
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    journal_seq: int
+    def __init__(self, journal_seq: _Optional[int] = ...) -> None: ...
+
+class GetPurgeStatusResponse(_message.Message):
+    __slots__ = ("purged", "generation", "purged_at", "live_generation")
+    PURGED_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PURGED_AT_FIELD_NUMBER: _ClassVar[int]
+    LIVE_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    purged: bool
+    generation: int
+    purged_at: _timestamp_pb2.Timestamp
+    live_generation: int
+    def __init__(self, purged: _Optional[bool] = ..., generation: _Optional[int] = ..., purged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., live_generation: _Optional[int] = ...) -> None: ...
+
 class ListPartitionsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -55,6 +55,11 @@ class MatcherStub:
                 request_serializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.RemoveRequest.SerializeToString,
                 response_deserializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.RemoveResponse.FromString,
                 _registered_method=True)
+        self.GetPurgeStatus = channel.unary_unary(
+                '/biometric.matcher.v1.Matcher/GetPurgeStatus',
+                request_serializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.GetPurgeStatusRequest.SerializeToString,
+                response_deserializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.GetPurgeStatusResponse.FromString,
+                _registered_method=True)
         self.ListPartitions = channel.unary_unary(
                 '/biometric.matcher.v1.Matcher/ListPartitions',
                 request_serializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.ListPartitionsRequest.SerializeToString,
@@ -94,6 +99,15 @@ class MatcherServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPurgeStatus(self, request, context):
+        """Which rebuild deleted the template of a removal from disk, if one has yet; for the
+        broker's audit log. Records past retain_until are never returned either, and the next
+        rebuild drops them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListPartitions(self, request, context):
         """The partitions that exist. The broker shows them to the policy as the Identify resource,
         from a cache it refreshes, so that no per-query call reaches the matcher before the
@@ -125,6 +139,11 @@ def add_MatcherServicer_to_server(servicer, server):
                     servicer.Remove,
                     request_deserializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.RemoveRequest.FromString,
                     response_serializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.RemoveResponse.SerializeToString,
+            ),
+            'GetPurgeStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPurgeStatus,
+                    request_deserializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.GetPurgeStatusRequest.FromString,
+                    response_serializer=biometric_dot_matcher_dot_v1_dot_matcher__pb2.GetPurgeStatusResponse.SerializeToString,
             ),
             'ListPartitions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPartitions,
@@ -241,6 +260,33 @@ class Matcher:
             '/biometric.matcher.v1.Matcher/Remove',
             biometric_dot_matcher_dot_v1_dot_matcher__pb2.RemoveRequest.SerializeToString,
             biometric_dot_matcher_dot_v1_dot_matcher__pb2.RemoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPurgeStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric.matcher.v1.Matcher/GetPurgeStatus',
+            biometric_dot_matcher_dot_v1_dot_matcher__pb2.GetPurgeStatusRequest.SerializeToString,
+            biometric_dot_matcher_dot_v1_dot_matcher__pb2.GetPurgeStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
