@@ -33,7 +33,7 @@ from broker.limits import RateLimiter
 from broker.matcher_client import Filters, MatcherClient, SearchOutcome, origins_of
 from broker.models import JSON, Candidate, Decision, Operation, Principal, Reason, Release
 from broker.policy.engine import PolicyEngine
-from broker.policy_input import PolicyContext, build_input
+from broker.policy_input import PolicyContext, build_input, identify_input, verify_input
 from broker.receipts import issue_receipt
 from broker.requests import (
     EnrollCommand,
@@ -117,22 +117,7 @@ class Pipeline:
         context = self._context(engine)
         partitions = self._matcher.partitions()
         origins = origins_of(partitions, query.modality)
-        policy_input = build_input(
-            principal,
-            Operation.IDENTIFY,
-            query.justification,
-            modality=query.modality,
-            resource={
-                "partitions": [
-                    {"origin_jurisdiction": o, "modality": str(query.modality)} for o in origins
-                ]
-            },
-            context=context,
-            template_digest=template_digest(query.probe),
-            max_results=query.max_results,
-            target_origins=query.target_origins,
-            filters=dict(query.filters),
-        )
+        policy_input = identify_input(principal, query, origins, context)
         recorded = self._decide_and_record(engine, principal, Operation.IDENTIFY, policy_input)
         obligations = recorded.decision.obligations
         wanted = min(query.max_results, obligations.max_results or query.max_results)
@@ -173,15 +158,7 @@ class Pipeline:
     def verify(self, principal: Principal, query: VerifyQuery) -> VerifyResult:
         engine = self._engine_provider()
         context = self._context(engine)
-        policy_input = build_input(
-            principal,
-            Operation.VERIFY,
-            query.justification,
-            modality=query.modality,
-            resource={"record_id": query.record_id},
-            context=context,
-            template_digest=template_digest(query.probe),
-        )
+        policy_input = verify_input(principal, query, context)
         recorded = self._decide_and_record(engine, principal, Operation.VERIFY, policy_input)
         obligations = recorded.decision.obligations
         filters = Filters(

@@ -6,10 +6,12 @@ appear in it: only their SHA-256 digests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from broker.models import JSON, Justification, Modality, Operation, Principal
+from broker.requests import IdentifyQuery, VerifyQuery, template_digest
 from broker.rfc3339 import format_utc
 
 
@@ -65,3 +67,38 @@ def build_input(
         "resource": resource,
         "context": context.to_policy(),
     }
+
+
+def identify_input(
+    principal: Principal, query: IdentifyQuery, origins: Sequence[str], context: PolicyContext
+) -> JSON:
+    """The input of an Identify: its resource is the partitions of the probe's modality."""
+    return build_input(
+        principal,
+        Operation.IDENTIFY,
+        query.justification,
+        modality=query.modality,
+        resource={
+            "partitions": [
+                {"origin_jurisdiction": o, "modality": str(query.modality)} for o in origins
+            ]
+        },
+        context=context,
+        template_digest=template_digest(query.probe),
+        max_results=query.max_results,
+        target_origins=query.target_origins,
+        filters=dict(query.filters),
+    )
+
+
+def verify_input(principal: Principal, query: VerifyQuery, context: PolicyContext) -> JSON:
+    """The input of a Verify: only the record id; its provenance is judged at release."""
+    return build_input(
+        principal,
+        Operation.VERIFY,
+        query.justification,
+        modality=query.modality,
+        resource={"record_id": query.record_id},
+        context=context,
+        template_digest=template_digest(query.probe),
+    )

@@ -7,14 +7,13 @@ from typing import Any
 from opa_bindings import OpaError, OpaUndefinedError
 
 from broker.errors import PolicyError
-from broker.models import JSON, Decision, Release
+from broker.models import JSON
 from broker.policy.bundle import PolicyBundle
 from broker.policy.compiler import compile_engine
-from broker.policy.decision import candidate_ids, parse_decision, parse_release
-from broker.policy.engine import DECISION_DOCUMENT, RELEASE_DOCUMENT
+from broker.policy.engine import DocumentEngine
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(DocumentEngine):
     """One OPA engine holding a bundle's modules and data (not its tests).
 
     Thread-safe: OPA serialises evaluations on the engine's own lock. Construction compiles
@@ -27,16 +26,6 @@ class EmbeddedEngine:
     @property
     def revision(self) -> str:
         return self._revision
-
-    def decide(self, policy_input: JSON, /) -> Decision:
-        request = policy_input.get("request") if isinstance(policy_input, dict) else None
-        operation = request.get("operation") if isinstance(request, dict) else None
-        document = self._evaluate(DECISION_DOCUMENT, policy_input)
-        return parse_decision(document, operation if isinstance(operation, str) else None)
-
-    def release(self, release_input: JSON, /) -> Release:
-        ids = candidate_ids(release_input)
-        return parse_release(self._evaluate(RELEASE_DOCUMENT, release_input), ids)
 
     def evaluate(self, document: str, policy_input: JSON) -> Any:
         """The raw value of data.<document>: PolicyError if it is undefined or fails."""

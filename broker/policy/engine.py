@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
+from typing import Any, Protocol
 
 from broker.models import JSON, Decision, Release
+from broker.policy.decision import candidate_ids, parse_decision, parse_release
 
 # The documents every bundle must define (DESIGN.md, "Policy contract").
 DECISION_DOCUMENT = "broker.decision"
@@ -29,3 +31,26 @@ class PolicyEngine(Protocol):
     def release(self, release_input: JSON, /) -> Release:
         """Evaluates data.broker.release over a request's candidates."""
         ...
+
+
+class DocumentEngine(ABC):
+    """Decide and release on top of one raw evaluation, so every backend parses its answers
+    with the same strict parsers and none can drift into a laxer reading."""
+
+    @property
+    @abstractmethod
+    def revision(self) -> str: ...
+
+    @abstractmethod
+    def evaluate(self, document: str, policy_input: JSON) -> Any:
+        """The raw value of data.<document>; PolicyError if undefined or failing."""
+
+    def decide(self, policy_input: JSON, /) -> Decision:
+        request = policy_input.get("request") if isinstance(policy_input, dict) else None
+        operation = request.get("operation") if isinstance(request, dict) else None
+        document = self.evaluate(DECISION_DOCUMENT, policy_input)
+        return parse_decision(document, operation if isinstance(operation, str) else None)
+
+    def release(self, release_input: JSON, /) -> Release:
+        ids = candidate_ids(release_input)
+        return parse_release(self.evaluate(RELEASE_DOCUMENT, release_input), ids)

@@ -31,10 +31,9 @@ import requests
 from opa_client.opa import OpaClient
 
 from broker.errors import ConfigError, DecisionTimeoutError, PolicyError, PolicyLoadError
-from broker.models import JSON, Decision, Release
+from broker.models import JSON
 from broker.policy.bundle import PolicyBundle
-from broker.policy.decision import candidate_ids, parse_decision, parse_release
-from broker.policy.engine import DECISION_DOCUMENT, RELEASE_DOCUMENT
+from broker.policy.engine import DECISION_DOCUMENT, RELEASE_DOCUMENT, DocumentEngine
 from broker.policy.metrics import PolicyMetrics
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def stamp_module(revision: str, documents: list[str]) -> str:
     )
 
 
-class OpaServerEngine:
+class OpaServerEngine(DocumentEngine):
     """A PolicyEngine backed by an OPA server. Construction pushes the bundle."""
 
     def __init__(
@@ -111,16 +110,6 @@ class OpaServerEngine:
     @property
     def revision(self) -> str:
         return self._revision
-
-    def decide(self, policy_input: JSON, /) -> Decision:
-        request = policy_input.get("request") if isinstance(policy_input, dict) else None
-        operation = request.get("operation") if isinstance(request, dict) else None
-        value = self._query("decision", policy_input)
-        return parse_decision(value, operation if isinstance(operation, str) else None)
-
-    def release(self, release_input: JSON, /) -> Release:
-        ids = candidate_ids(release_input)
-        return parse_release(self._query("release", release_input), ids)
 
     def evaluate(self, document: str, policy_input: JSON) -> Any:
         """The raw decision or release (for `check_answers`); other documents are not

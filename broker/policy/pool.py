@@ -23,11 +23,10 @@ import time
 from typing import Any
 
 from broker.errors import DecisionTimeoutError, PolicyError, PolicyLoadError
-from broker.models import JSON, Decision, Release
+from broker.models import JSON
 from broker.policy.bundle import PolicyBundle
 from broker.policy.channel import Channel, ChannelClosedError
-from broker.policy.decision import candidate_ids, parse_decision, parse_release
-from broker.policy.engine import DECISION_DOCUMENT, RELEASE_DOCUMENT
+from broker.policy.engine import DocumentEngine
 from broker.policy.metrics import PolicyMetrics
 
 log = logging.getLogger(__name__)
@@ -113,7 +112,7 @@ class _Worker:
                 stream.close()
 
 
-class IsolatedEngine:
+class IsolatedEngine(DocumentEngine):
     """A PolicyEngine whose every evaluation ends by its deadline (see the module doc).
 
     Construction starts the workers and compiles the bundle in each of them; a bundle that
@@ -148,16 +147,6 @@ class IsolatedEngine:
     @property
     def timeout(self) -> float:
         return self._timeout
-
-    def decide(self, policy_input: JSON, /) -> Decision:
-        request = policy_input.get("request") if isinstance(policy_input, dict) else None
-        operation = request.get("operation") if isinstance(request, dict) else None
-        document = self._evaluate(DECISION_DOCUMENT, policy_input)
-        return parse_decision(document, operation if isinstance(operation, str) else None)
-
-    def release(self, release_input: JSON, /) -> Release:
-        ids = candidate_ids(release_input)
-        return parse_release(self._evaluate(RELEASE_DOCUMENT, release_input), ids)
 
     def evaluate(self, document: str, policy_input: JSON) -> Any:
         """The raw value of data.<document> (for `broker policy check`): PolicyError if it is

@@ -29,9 +29,9 @@ from biometric.broker.v1 import broker_pb2
 from google.protobuf import json_format
 
 from broker.errors import InvalidRequestError
-from broker.models import JSON, TEMPLATE_DIMENSIONS, Modality, Operation, Principal
-from broker.policy_input import PolicyContext, build_input
-from broker.requests import parse_identify, parse_verify, template_digest
+from broker.models import JSON, TEMPLATE_DIMENSIONS, Modality, Principal
+from broker.policy_input import PolicyContext, identify_input, verify_input
+from broker.requests import parse_identify, parse_verify
 from broker.rfc3339 import parse as parse_rfc3339
 
 EXPLAIN_BROKER_ID = "policy-explain"
@@ -60,35 +60,10 @@ def request_to_input(
     context = PolicyContext(now=now, broker_id=EXPLAIN_BROKER_ID, policy_revision=revision)
     if operation == "verify":
         verify = parse_verify(_message(wire, broker_pb2.VerifyRequest()))
-        policy_input = build_input(
-            subject,
-            Operation.VERIFY,
-            verify.justification,
-            modality=verify.modality,
-            resource={"record_id": verify.record_id},
-            context=context,
-            template_digest=template_digest(verify.probe),
-        )
-        return policy_input, placeholder
+        return verify_input(subject, verify, context), placeholder
     query = parse_identify(_message(wire, broker_pb2.IdentifyRequest()))
     origins = _partitions(document.get("partitions"), jurisdictions)
-    policy_input = build_input(
-        subject,
-        Operation.IDENTIFY,
-        query.justification,
-        modality=query.modality,
-        resource={
-            "partitions": [
-                {"origin_jurisdiction": o, "modality": str(query.modality)} for o in origins
-            ]
-        },
-        context=context,
-        template_digest=template_digest(query.probe),
-        max_results=query.max_results,
-        target_origins=query.target_origins,
-        filters=dict(query.filters),
-    )
-    return policy_input, placeholder
+    return identify_input(subject, query, origins, context), placeholder
 
 
 def _message(wire: JSON, message: Any) -> Any:
