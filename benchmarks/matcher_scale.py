@@ -1,21 +1,24 @@
 """The matcher at scale: build, size, memory, latency, throughput and accuracy vs exact search.
 
-    .venv/bin/python benchmarks/matcher_scale.py --records 100000            # quick, ~3 min
-    .venv/bin/python benchmarks/matcher_scale.py --records 1000000           # ~25 min, 2 cores
+    .venv/bin/python benchmarks/matcher_scale.py --records 100000      # quick, ~10 min
+    .venv/bin/python benchmarks/matcher_scale.py --records 1000000     # ~30 min on 2 cores
 
-Generates a synthetic face gallery with `matcher.generate` (2 captures per identity, spread
-over 4 origins, so 4 partitions), then for each `--trees` setting creates the gallery with
-`Gallery.create` (the code path of `matcher gallery generate`) and measures, in a fresh
-child process that opens it as `matcher serve` would:
+A child process generates a synthetic face gallery with `matcher.generate` (2 captures per
+identity over 4 origins, so 4 partitions), computes exact search for the probes and, for
+each `--trees` setting, creates the gallery with `Gallery.create` (the code path of
+`matcher gallery generate`). Then, per setting, a fresh child process opens the gallery as
+`matcher serve` would and measures:
 - build time (records grouped, records.jsonl, vectors.npy, Annoy trees), sizes on disk,
   open time and resident memory (anonymous, and file-backed = shared mmap pages);
 - for each `--search-k`: search latency (median, p99) on one thread, queries per second
   on 1 and 2 threads, the rank-1 identification rate (is the top candidate an enrolled
   mate?) and the rank-10 hit rate (is a mate among the top 10?) of mated probes, beside the
   same rates of exact search (numpy, every record) over the same gallery;
-- for the first setting (`--live-trees`, `--live-search-k`): time from Add to searchable,
-  and search latency while a full rebuild runs, against idle.
+- for the first setting (at `--live-search-k`): time from Add to searchable, and search
+  latency while a full rebuild runs against idle, with the rebuild phase the slowest
+  searches overlapped.
 Searches are `Gallery.search` in process (k 10, no score floor, valid now), without gRPC.
+Figures from a shared machine are noisy; the load average is printed at start and end.
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from matcher.gallery import Gallery
+from matcher.gallery import DEFAULT_SEARCH_K, Gallery
 from matcher.generate import generate
 from matcher.heap import long_lived_allocations
+from matcher.manifest import DEFAULT_N_TREES
 from matcher.records import GalleryRecord, SearchFilters
 from matcher.synthetic import SyntheticTemplates
 
@@ -465,7 +469,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--trees", type=lambda t: [int(x) for x in t.split(",")], default=None)
     parser.add_argument("--search-k", type=lambda t: [int(x) for x in t.split(",")], default=None)
-    parser.add_argument("--live-search-k", type=int, default=10_000)
+    parser.add_argument("--live-search-k", type=int, default=DEFAULT_SEARCH_K)
     parser.add_argument("--queries", type=int, default=500, help="mated probes")
     parser.add_argument("--unmated", type=int, default=100, help="non-mated probes")
     parser.add_argument("--adds", type=int, default=100, help="Adds timed to searchable")
@@ -480,8 +484,8 @@ def main() -> None:
     if args.build:
         build(args.build)
         return
-    args.trees = args.trees or [10, 5, 20]
-    args.search_k = args.search_k or [2_000, 5_000, 10_000, 30_000]
+    args.trees = args.trees or [DEFAULT_N_TREES, 20, 10]
+    args.search_k = args.search_k or [10_000, 30_000, DEFAULT_SEARCH_K, 100_000]
     parent(args)
 
 

@@ -21,17 +21,12 @@ import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from matcher.codec import format_moment
-from matcher.config import (
-    DEFAULT_N_TREES,
-    DEFAULT_PURGE_INTERVAL,
-    DEFAULT_REBUILD_THRESHOLD,
-    DEFAULT_SEARCH_K,
-    MatcherConfig,
-)
+from matcher.config import DEFAULT_PURGE_INTERVAL, DEFAULT_REBUILD_THRESHOLD, MatcherConfig
 from matcher.durable import write_atomically
 from matcher.errors import MatcherError
-from matcher.gallery import Gallery
+from matcher.gallery import DEFAULT_SEARCH_K, Gallery
 from matcher.generate import generate
+from matcher.manifest import DEFAULT_N_TREES
 from matcher.records import PartitionSummary
 from matcher.server import serve
 from matcher.templates import DIMENSIONS, FACE

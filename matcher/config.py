@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from matcher.errors import ConfigError
-from matcher.gallery import MAX_SEARCH_K
+from matcher.gallery import DEFAULT_SEARCH_K, MAX_SEARCH_K
 from matcher.listen import ListenAddress, parse_listen_address
-from matcher.manifest import MAX_TREES
+from matcher.manifest import DEFAULT_N_TREES, MAX_TREES
 
 # Server threads; each runs one call, and Annoy queries release the GIL.
 MAX_WORKERS = 256
@@ -24,9 +24,8 @@ MAX_WORKERS = 256
 MAX_REBUILD_THRESHOLD = 10_000_000
 # Longest time a removed or expired template may stay on disk before a rebuild purges it.
 MAX_PURGE_INTERVAL = 7 * 24 * 3600
-# Defaults chosen from benchmarks/matcher_scale.py (README, "Matcher benchmarks").
-DEFAULT_N_TREES = 10
-DEFAULT_SEARCH_K = 10_000
+# The n_trees and search_k defaults, chosen from benchmarks/matcher_scale.py (README,
+# "Matcher benchmarks"), live beside their bounds in matcher/manifest.py and gallery.py.
 DEFAULT_REBUILD_THRESHOLD = 5_000
 DEFAULT_PURGE_INTERVAL = 3_600
 

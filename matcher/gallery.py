@@ -44,9 +44,11 @@ from matcher.generation import (
     plan_create,
     plan_rebuild,
     remove_tree,
+    warm_generation,
 )
 from matcher.journal import AddEntry, Journal, JournalEntry, RemoveEntry
 from matcher.manifest import (
+    DEFAULT_N_TREES,
     JOURNAL_FILE,
     LOCK_FILE,
     MANIFEST_FILE,
@@ -74,6 +76,10 @@ MAX_K = 1_000
 LOST_AND_FOUND = "lost+found"
 # Annoy nodes inspected per query and partition; bounds the cost of one search.
 MAX_SEARCH_K = 10_000_000
+# Annoy nodes per query and partition unless configured: 99.8 % rank-1 identification on
+# partitions of 250,000 faces with DEFAULT_N_TREES (README, "Matcher benchmarks"); smaller
+# partitions are then searched all but exhaustively.
+DEFAULT_SEARCH_K = 50_000
 
 Clock = Callable[[], datetime]
 
@@ -152,8 +158,8 @@ class Gallery:
         cls,
         directory: Path,
         *,
-        n_trees: int = 10,
-        search_k: int = 10_000,
+        n_trees: int = DEFAULT_N_TREES,
+        search_k: int = DEFAULT_SEARCH_K,
         records: Iterable[GalleryRecord] = (),
         clock: Clock = utc_now,
     ) -> Gallery:
@@ -219,7 +225,7 @@ class Gallery:
         cls,
         directory: Path,
         *,
-        search_k: int = 10_000,
+        search_k: int = DEFAULT_SEARCH_K,
         n_trees: int | None = None,
         clock: Clock = utc_now,
     ) -> Gallery:
@@ -492,7 +498,9 @@ class Gallery:
             )
             manifest = built.manifest
             segments = load_generation(self.directory, built)
-            LOG.debug("generation %d: built and loaded; committing", generation)
+            LOG.debug("generation %d: built and loaded; warming", generation)
+            warm_generation(self.directory, built, plan.groups)
+            LOG.debug("generation %d: warm; committing", generation)
             committed = False
             try:
                 with self._mutation:
@@ -518,13 +526,16 @@ class Gallery:
                     LOG.debug("generation %d: committed; swapping", generation)
                     with self._rw.write():
                         retired, self._partitions = self._partitions, fresh
-                        for partition in retired.values():
-                            partition.close()
                         for record_id in dropped:
                             del self._locations[record_id]
                         self._manifest = manifest
                         self._removals = [seq for seq in self._removals if seq > folded_seq]
                         self._expired = frozenset(e.record_id for _, e in plan.expired)
+                    # No search can reach the retired partitions any more (they are reached
+                    # only under the read lock, through `_partitions`); unmapping gigabytes
+                    # takes long enough that it must not happen under the write lock.
+                    for partition in retired.values():
+                        partition.close()
                     LOG.debug("generation %d: swapped; rewriting the journal", generation)
                     self._require_journal().rewrite(folded_seq)
             finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +49,8 @@ LOG = logging.getLogger(__name__)
 
 # The files of a segment, all of which an unchanged partition's next generation links.
 SEGMENT_FILES = (INDEX_FILE, VECTORS_FILE, RECORDS_FILE)
+# Bytes read per call when warming a new generation's files.
+_WARM_CHUNK = 8 << 20
 # Ids of the records a build left out because they were expired, one per line. A removal
 # of such a record may follow in the journal (it was removed while the build ran); replay
 # skips it instead of taking the gallery for corrupt.
@@ -190,6 +192,21 @@ def build_generation(
         history=(*notes.previous, record),
     )
     return BuiltGeneration(manifest=manifest, entries=entries_of)
+
+
+def warm_generation(
+    directory: Path, built: BuiltGeneration, rebuilt: Iterable[PartitionKey]
+) -> None:
+    """Reads the index and vectors of each rebuilt segment once, so that they are in the page
+    cache before the swap: the first searches on a new generation then do not wait for the
+    disk page by page. `read` releases the GIL; searches go on meanwhile."""
+    buffer = bytearray(_WARM_CHUNK)
+    for key in rebuilt:
+        folder = segment_dir(directory, built.manifest.generation, key)
+        for name in (INDEX_FILE, VECTORS_FILE):
+            with (folder / name).open("rb", buffering=0) as stream:
+                while stream.readinto(buffer):
+                    pass
 
 
 def _link_segment(source: Path, target: Path) -> None:

@@ -39,6 +39,9 @@ FORMAT = "biometric-matcher-gallery"
 FORMAT_VERSION = 1
 # Annoy trees: more trees give better recall and bigger files; beyond this is a mistake.
 MAX_TREES = 1_000
+# Trees per index unless configured: beyond 10 they cost little (the vectors dominate the
+# file and the build) and buy recall at a given search_k (README, "Matcher benchmarks").
+DEFAULT_N_TREES = 40
 
 
 def check_trees(field: str, n_trees: object) -> int:

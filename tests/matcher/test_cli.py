@@ -234,3 +234,58 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
             ]
         )
     assert caught.value.code == 2
+
+
+def test_generate_both_modalities_with_non_mated_probes_and_show_the_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "gallery"
+    code = main(
+        [
+            "gallery",
+            "generate",
+            "--out",
+            str(directory),
+            "--identities",
+            "12",
+            "--samples",
+            "2",
+            "--seed",
+            "5",
+            "--modality",
+            "face",
+            "--modality",
+            "fingerprint",
+            "--unenrolled",
+            "3",
+            "--probes",
+            str(tmp_path / "probes.npz"),
+        ]
+    )
+    assert code == 0
+    counts = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert {name.split("/")[0] for name, _ in counts} == {"face", "fingerprint"}
+    assert sum(int(n) for _, n in counts) == 12 * 2 * 2
+    archive = np.load(tmp_path / "probes.npz")
+    assert archive["face_probes"].shape == (15, 512)
+    assert archive["fingerprint_probes"].shape == (15, 192)
+    assert archive["fingerprint_mates"].shape == (15, 2)
+    assert list(archive["face_mates"][14]) == ["", ""]  # a non-mated probe
+    with Gallery.open(directory) as gallery:
+        gallery.remove(str(archive["face_mates"][0][0]))
+    assert main(["gallery", "rebuild", str(directory)]) == 0
+    capsys.readouterr()
+    assert main(["gallery", "history", str(directory)]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == [
+        "generation",
+        "folded_seq",
+        "committed_at",
+        "records",
+        "expunged",
+        "expired",
+        "reused",
+    ]
+    assert [row[0] for row in lines[1:]] == ["1", "2"]
+    assert lines[1][1] == "48"
+    assert (lines[2][1], lines[2][3], lines[2][4], lines[2][5]) == ("49", "47", "1", "0")

@@ -60,7 +60,8 @@ def test_refused_addresses(text: str, message: str) -> None:
 
 def test_config_defaults_and_parsed_address(tmp_path: Path) -> None:
     config = MatcherConfig(gallery_dir=tmp_path, listen="unix:/run/m.sock")
-    assert (config.n_trees, config.search_k, config.max_workers) == (10, 10_000, 8)
+    assert (config.n_trees, config.search_k, config.max_workers) == (40, 50_000, 8)
+    assert config.purge_interval == 3_600
     assert config.rebuild_threshold == 5_000
     assert config.address.socket_path == Path("/run/m.sock")
 
