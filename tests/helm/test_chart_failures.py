@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
 from tests.helm.chart_rendering import CHART_DIR, NAMESPACE, RELEASE, merged
+from tests.helm.test_chart_hardening import TLS_FAILURES
 
 PRIVATE_JWK = OKPAlgorithm.to_jwk(Ed25519PrivateKey.generate(), as_dict=True)
 ISSUER_WITHOUT_KEYS = {"issuer": "https://idp.example.gov"}
@@ -187,8 +188,8 @@ CASES: list[tuple[str, dict[str, Any], type[helm.HelmError], str]] = [
 
 @pytest.mark.parametrize(
     ("overrides", "error", "message"),
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
+    [case[1:] for case in [*CASES, *TLS_FAILURES]],
+    ids=[case[0] for case in [*CASES, *TLS_FAILURES]],
 )
 def test_bad_values_fail_the_render(
     chart: helm.Chart,
@@ -201,8 +202,18 @@ def test_bad_values_fail_the_render(
         chart.render(values=merged(minimal_values, overrides), name=RELEASE, namespace=NAMESPACE)
 
 
-def test_a_bad_signing_key_is_not_echoed(chart: helm.Chart, minimal_values: dict[str, Any]) -> None:
-    values = merged(minimal_values, {"signingKey": {"pem": "SECRET-MATERIAL-0123456789"}})
+@pytest.mark.parametrize(
+    "secret",
+    [
+        {"signingKey": {"pem": "SECRET-MATERIAL-0123456789"}},
+        {"tls": {"key": "SECRET-MATERIAL-0123456789"}},
+    ],
+    ids=["signing-key", "tls-key"],
+)
+def test_bad_key_material_is_not_echoed(
+    chart: helm.Chart, minimal_values: dict[str, Any], secret: dict[str, Any]
+) -> None:
+    values = merged(minimal_values, secret)
     with pytest.raises(helm.HelmRenderError) as failure:
         chart.render(values=values, name=RELEASE, namespace=NAMESPACE)
     assert "SECRET-MATERIAL" not in str(failure.value)

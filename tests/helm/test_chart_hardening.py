@@ -309,26 +309,3 @@ TLS_FAILURES: list[tuple[str, dict[str, Any], type[helm.HelmError], str]] = [
         "at '/podDisruptionBudget/maxUnavailable'",
     ),
 ]
-
-
-@pytest.mark.parametrize(
-    ("overrides", "error", "message"),
-    [case[1:] for case in TLS_FAILURES],
-    ids=[case[0] for case in TLS_FAILURES],
-)
-def test_bad_tls_values_fail_the_render(
-    chart: helm.Chart,
-    minimal_values: dict[str, Any],
-    overrides: dict[str, Any],
-    error: type[helm.HelmError],
-    message: str,
-) -> None:
-    with pytest.raises(error, match=re.escape(message)):
-        chart.render(values=merged(minimal_values, overrides), name=RELEASE, namespace=NAMESPACE)
-
-
-def test_a_bad_tls_key_is_not_echoed(chart: helm.Chart, minimal_values: dict[str, Any]) -> None:
-    values = merged(minimal_values, {"tls": {"key": "SECRET-MATERIAL-0123456789"}})
-    with pytest.raises(helm.HelmRenderError) as failure:
-        chart.render(values=values, name=RELEASE, namespace=NAMESPACE)
-    assert "SECRET-MATERIAL" not in str(failure.value)
